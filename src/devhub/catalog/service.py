@@ -1,0 +1,503 @@
+"""Catalog logic: registering and refreshing locations, and every query the pages and the API make.
+
+Writes are set-based (bulk inserts and updates keyed by id) so a location of 10,000 entities imports in
+seconds, and a refresh only rewrites entities whose content hash changed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from devhub.catalog import ingest
+from devhub.catalog.kinds import RefError, parse_ref
+from devhub.catalog.models import Entity, EntityTag, Location, ProcessingError, Relation
+from devhub.catalog.schemas import FACET_FIELDS, CatalogFilters
+from devhub.db import utcnow
+from devhub.pagination import Page, PageRequest
+from devhub.problems import BadRequest, NotFound, Problem
+from devhub.search import service as search
+from devhub.settings import Settings
+
+CHUNK = 500
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- Locations ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RefreshReport:
+    location_id: int
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    failed: str | None = None
+
+
+def normalise_target(location_type: str, target: str) -> str:
+    target = target.strip()
+    if not target:
+        raise BadRequest("a location needs a target")
+    if location_type == "file":
+        return str(ingest.Path(target).expanduser().resolve())
+    if location_type == "url" and not target.startswith(("http://", "https://")):
+        raise BadRequest("url locations start with http:// or https://")
+    if location_type == "git":
+        try:
+            ingest.parse_git_target(target)
+        except ingest.LocationError as exc:
+            raise BadRequest(str(exc)) from None
+    if location_type not in ingest.LOCATION_TYPES:
+        raise BadRequest(f"unknown location type {location_type!r}; use one of {', '.join(ingest.LOCATION_TYPES)}")
+    return target
+
+
+def guess_location_type(target: str) -> str:
+    if target.startswith("git+"):
+        return "git"
+    if target.startswith(("http://", "https://")):
+        return "url"
+    return "file"
+
+
+def register_location(
+    session: Session, settings: Settings, target: str, location_type: str | None = None, *, trusted: bool
+) -> tuple[Location, RefreshReport]:
+    """Register a location (or find the one already registered) and read it now."""
+    location_type = location_type or guess_location_type(target)
+    target = normalise_target(location_type, target)
+    location = session.scalar(select(Location).where(Location.type == location_type, Location.target == target))
+    if location is None:
+        location = Location(type=location_type, target=target, status="pending", entity_count=0, error_count=0)
+        session.add(location)
+        session.flush()
+    report = refresh_location(session, settings, location, trusted=trusted)
+    if report.failed and location.last_refresh_at is None and location.entity_count == 0:
+        # A location that never read anything is not kept: the caller gets the error instead.
+        session.delete(location)
+        session.flush()
+        raise Problem(422, "Location could not be read", report.failed)
+    return location, report
+
+
+def refresh_location(session: Session, settings: Settings, location: Location, *, trusted: bool) -> RefreshReport:
+    """Read the location again and bring the catalog in line with it."""
+    report = RefreshReport(location_id=location.id)
+    now = utcnow()
+    origin = f"{location.type}:{location.target}"
+    try:
+        with ingest.open_location(location.type, location.target, settings, trusted=trusted) as (tree, entry):
+            result = ingest.read_tree(tree, entry, settings, origin=origin)
+    except ingest.LocationError as exc:
+        report.failed = str(exc)
+        location.status = "error"
+        location.last_error = str(exc)
+        location.next_refresh_at = _next_refresh(settings)
+        session.flush()
+        return report
+    apply_read(session, location, result, report)
+    location.status = "error" if result.errors else "ok"
+    location.last_error = None
+    location.last_refresh_at = now
+    location.next_refresh_at = _next_refresh(settings)
+    session.flush()
+    return report
+
+
+def _next_refresh(settings: Settings):
+    if settings.catalog_refresh_seconds <= 0:
+        return None
+    return utcnow() + timedelta(seconds=settings.catalog_refresh_seconds)
+
+
+def apply_read(session: Session, location: Location, result: ingest.ReadResult, report: RefreshReport) -> None:
+    errors = list(result.errors)
+    existing = {
+        ref: (entity_id, content_hash, location_id)
+        for ref, entity_id, content_hash, location_id in session.execute(
+            select(Entity.ref, Entity.id, Entity.content_hash, Entity.location_id).where(
+                Entity.location_id == location.id
+            )
+        )
+    }
+    incoming = _drop_conflicts(session, location, result.entities, existing, errors)
+    now = utcnow()
+    new_rows, changed_rows = [], []
+    for item in incoming:
+        known = existing.get(item.entity.ref)
+        if known is None:
+            new_rows.append(item)
+        elif known[1] != item.content_hash:
+            changed_rows.append((known[0], item))
+        else:
+            report.unchanged += 1
+    incoming_refs = {item.entity.ref for item in incoming}
+    gone = [entity_id for ref, (entity_id, _, _) in existing.items() if ref not in incoming_refs]
+
+    for ids in _chunks(gone):
+        session.execute(delete(Entity).where(Entity.id.in_(ids)))
+    new_ids = _insert_entities(session, location, new_rows, now)
+    _update_entities(session, changed_rows, now)
+    written = list(zip(new_ids, new_rows, strict=True)) + changed_rows
+    _replace_relations_and_tags(session, written)
+    _reindex(session, [entity_id for entity_id, _ in written])
+
+    session.execute(delete(ProcessingError).where(ProcessingError.location_id == location.id))
+    if errors:
+        session.execute(
+            insert(ProcessingError),
+            [
+                {
+                    "location_id": location.id,
+                    "source": e.source[:2048],
+                    "line": e.line,
+                    "rule": e.rule,
+                    "message": e.message,
+                    "entity_ref": e.entity_ref,
+                    "created_at": now,
+                }
+                for e in errors
+            ],
+        )
+    report.added, report.updated, report.removed, report.errors = (
+        len(new_rows),
+        len(changed_rows),
+        len(gone),
+        len(errors),
+    )
+    location.entity_count = len(incoming)
+    location.error_count = len(errors)
+
+
+def _drop_conflicts(session, location, entities, existing, errors) -> list[ingest.ReadEntity]:
+    """Entities already provided by another location stay with it; this one gets an error instead."""
+    candidates = [item.entity.ref for item in entities if item.entity.ref not in existing]
+    owners: dict[str, int] = {}
+    for refs in _chunks(candidates):
+        owners.update(session.execute(select(Entity.ref, Entity.location_id).where(Entity.ref.in_(refs))).all())
+    kept = []
+    for item in entities:
+        other = owners.get(item.entity.ref)
+        if other is not None and other != location.id:
+            errors.append(
+                ingest.ReadError(
+                    item.source,
+                    item.line,
+                    "conflict",
+                    f"{item.entity.ref} is already provided by location {other}",
+                    item.entity.ref,
+                )
+            )
+            continue
+        kept.append(item)
+    return kept
+
+
+def _columns(item: ingest.ReadEntity) -> dict:
+    entity = item.entity
+    metadata, spec = entity.data.get("metadata", {}), entity.data.get("spec") or {}
+    return {
+        "ref": entity.ref,
+        "kind": entity.kind,
+        "namespace": entity.namespace,
+        "name": entity.name,
+        "api_version": entity.data["apiVersion"],
+        "title": (metadata.get("title") or None) and str(metadata["title"])[:255],
+        "description": metadata.get("description"),
+        "spec_type": str(spec["type"])[:63] if isinstance(spec.get("type"), str) else None,
+        "lifecycle": str(spec["lifecycle"])[:63] if isinstance(spec.get("lifecycle"), str) else None,
+        "owner_ref": entity.spec_ref("owner", "group"),
+        "system_ref": entity.spec_ref("system", "system"),
+        "body": entity.data,
+        "content_hash": item.content_hash,
+        "source": item.source[:2048],
+        "source_line": item.line,
+    }
+
+
+def _insert_entities(session, location, rows: list[ingest.ReadEntity], now) -> list[int]:
+    ids: list[int] = []
+    for chunk in _chunks(rows):
+        values = [
+            {**_columns(item), "location_id": location.id, "created_at": now, "updated_at": now} for item in chunk
+        ]
+        result = session.execute(insert(Entity).returning(Entity.id, sort_by_parameter_order=True), values)
+        ids.extend(result.scalars().all())
+    return ids
+
+
+def _update_entities(session, rows: list[tuple[int, ingest.ReadEntity]], now) -> None:
+    for chunk in _chunks(rows):
+        session.execute(
+            update(Entity), [{"id": entity_id, **_columns(item), "updated_at": now} for entity_id, item in chunk]
+        )
+
+
+def _replace_relations_and_tags(session, written: list[tuple[int, ingest.ReadEntity]]) -> None:
+    ids = [entity_id for entity_id, _ in written]
+    for chunk in _chunks(ids):
+        session.execute(delete(Relation).where(Relation.origin_id.in_(chunk)))
+        session.execute(delete(EntityTag).where(EntityTag.entity_id.in_(chunk)))
+    relations = [
+        {"source_ref": s, "type": t, "target_ref": d, "origin_id": entity_id}
+        for entity_id, item in written
+        for s, t, d in item.entity.relations
+    ]
+    tags = [
+        {"entity_id": entity_id, "tag": tag}
+        for entity_id, item in written
+        for tag in dict.fromkeys(item.entity.data.get("metadata", {}).get("tags") or [])
+    ]
+    for chunk in _chunks(relations, 2000):
+        session.execute(insert(Relation), list(chunk))
+    for chunk in _chunks(tags, 2000):
+        session.execute(insert(EntityTag), list(chunk))
+
+
+def _reindex(session, entity_ids: list[int]) -> None:
+    for chunk in _chunks(entity_ids):
+        entities = session.scalars(select(Entity).where(Entity.id.in_(chunk))).all()
+        search.index_entities(session, list(entities))
+
+
+def list_locations(session: Session, page: PageRequest) -> Page[Location]:
+    total = session.scalar(select(func.count()).select_from(Location)) or 0
+    items = session.scalars(select(Location).order_by(Location.id).offset(page.offset).limit(page.size)).all()
+    return Page(list(items), total, page)
+
+
+def get_location(session: Session, location_id: int) -> Location:
+    location = session.get(Location, location_id)
+    if location is None:
+        raise NotFound(f"location {location_id} does not exist")
+    return location
+
+
+def location_errors(session: Session, location_id: int) -> list[ProcessingError]:
+    query = select(ProcessingError).where(ProcessingError.location_id == location_id)
+    return list(session.scalars(query.order_by(ProcessingError.source, ProcessingError.line)).all())
+
+
+def delete_location(session: Session, location_id: int) -> None:
+    """Unregister a location; its entities go with it."""
+    session.delete(get_location(session, location_id))
+    session.flush()
+
+
+def due_locations(session: Session) -> list[int]:
+    now = utcnow()
+    query = select(Location.id).where(Location.next_refresh_at.is_not(None), Location.next_refresh_at <= now)
+    return list(session.scalars(query.order_by(Location.next_refresh_at)).all())
+
+
+def claim_location(session: Session, location_id: int, settings: Settings) -> bool:
+    """Move the location's next refresh forward atomically; only the process that did so refreshes it."""
+    now = utcnow()
+    claimed = session.execute(
+        update(Location)
+        .where(Location.id == location_id, Location.next_refresh_at <= now)
+        .values(next_refresh_at=_next_refresh(settings))
+    )
+    return claimed.rowcount == 1
+
+
+# --- Entities -------------------------------------------------------------------------------------------
+
+
+def _normalise_ref(value: str, default_kind: str) -> str:
+    try:
+        return str(parse_ref(value, default_kind=default_kind))
+    except RefError:
+        return value.lower()
+
+
+def _filter_clauses(filters: CatalogFilters, skip: str | None = None) -> list:
+    clauses = []
+    simple = {
+        "kind": (func.lower(Entity.kind), lambda v: v.lower()),
+        "type": (Entity.spec_type, str),
+        "lifecycle": (Entity.lifecycle, str),
+        "namespace": (Entity.namespace, lambda v: v.lower()),
+        "owner": (Entity.owner_ref, lambda v: _normalise_ref(v, "group")),
+        "system": (Entity.system_ref, lambda v: _normalise_ref(v, "system")),
+    }
+    for name, (column, normalise) in simple.items():
+        values = getattr(filters, name)
+        if values and name != skip:
+            clauses.append(column.in_([normalise(v) for v in values]))
+    if filters.tag and skip != "tag":
+        for tag in filters.tag:
+            clauses.append(Entity.id.in_(select(EntityTag.entity_id).where(EntityTag.tag == tag)))
+    if filters.location is not None:
+        clauses.append(Entity.location_id == filters.location)
+    if filters.text:
+        pattern = "%" + filters.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append(
+            func.lower(Entity.name).like(pattern, escape="\\") | func.lower(Entity.title).like(pattern, escape="\\")
+        )
+    return clauses
+
+
+SORTS = {
+    "name": (func.lower(Entity.name),),
+    "-name": (func.lower(Entity.name).desc(),),
+    "kind": (Entity.kind, func.lower(Entity.name)),
+    "updated": (Entity.updated_at, Entity.id),
+    "-updated": (Entity.updated_at.desc(), Entity.id.desc()),
+}
+
+
+def list_entities(session: Session, filters: CatalogFilters, page: PageRequest) -> Page[Entity]:
+    clauses = _filter_clauses(filters)
+    total = session.scalar(select(func.count()).select_from(Entity).where(*clauses)) or 0
+    order = SORTS.get(filters.sort, SORTS["name"])
+    query = select(Entity).where(*clauses).order_by(*order, Entity.id).offset(page.offset).limit(page.size)
+    return Page(list(session.scalars(query).all()), total, page)
+
+
+def facets(session: Session, filters: CatalogFilters, limit: int = 50) -> dict[str, list[tuple[str, int]]]:
+    """Values of each filter with counts, each counted with the other filters applied."""
+    columns = {
+        "kind": Entity.kind,
+        "type": Entity.spec_type,
+        "lifecycle": Entity.lifecycle,
+        "owner": Entity.owner_ref,
+        "system": Entity.system_ref,
+        "namespace": Entity.namespace,
+    }
+    out: dict[str, list[tuple[str, int]]] = {}
+    for name in FACET_FIELDS:
+        clauses = _filter_clauses(filters, skip=name)
+        if name == "tag":
+            count = func.count(EntityTag.entity_id)
+            query = select(EntityTag.tag, count).join(Entity, Entity.id == EntityTag.entity_id).where(*clauses)
+            query = query.group_by(EntityTag.tag)
+        else:
+            column = columns[name]
+            count = func.count(Entity.id)
+            query = select(column, count).where(column.is_not(None), *clauses).group_by(column)
+        rows = session.execute(query.order_by(count.desc(), query.selected_columns[0]).limit(limit)).all()
+        out[name] = [(str(value), int(n)) for value, n in rows]
+    return out
+
+
+def get_entity(session: Session, kind: str, namespace: str, name: str) -> Entity:
+    ref = f"{kind}:{namespace}/{name}".lower()
+    entity = session.scalar(select(Entity).where(Entity.ref == ref))
+    if entity is None:
+        raise NotFound(f"{ref} is not in the catalog")
+    return entity
+
+
+def get_entity_by_ref(session: Session, ref: str) -> Entity:
+    try:
+        parsed = parse_ref(ref)
+    except RefError as exc:
+        raise BadRequest(str(exc)) from None
+    return get_entity(session, parsed.kind, parsed.namespace, parsed.name)
+
+
+@dataclass
+class RelatedEntity:
+    ref: str
+    entity: Entity | None  # None when the target is not (or not yet) in the catalog
+
+    @property
+    def label(self) -> str:
+        if self.entity is not None:
+            return self.entity.display_name
+        return self.ref.split("/", 1)[-1]
+
+
+@dataclass
+class Relations:
+    by_type: dict[str, list[RelatedEntity]] = field(default_factory=dict)
+
+    def of(self, *types: str) -> list[RelatedEntity]:
+        return [item for t in types for item in self.by_type.get(t, [])]
+
+
+def relations_of(session: Session, ref: str) -> Relations:
+    rows = session.execute(
+        select(Relation.type, Relation.target_ref).where(Relation.source_ref == ref).distinct()
+    ).all()
+    targets = {target for _, target in rows}
+    entities = entities_by_ref(session, targets)
+    grouped: dict[str, list[RelatedEntity]] = defaultdict(list)
+    for relation_type, target in sorted(rows):
+        grouped[relation_type].append(RelatedEntity(target, entities.get(target)))
+    return Relations(dict(grouped))
+
+
+def entities_by_ref(session: Session, refs: Iterable[str]) -> dict[str, Entity]:
+    refs = list(refs)
+    found: dict[str, Entity] = {}
+    for chunk in _chunks(refs):
+        found.update((e.ref, e) for e in session.scalars(select(Entity).where(Entity.ref.in_(chunk))))
+    return found
+
+
+def entity_errors(session: Session, ref: str) -> list[ProcessingError]:
+    return list(session.scalars(select(ProcessingError).where(ProcessingError.entity_ref == ref)).all())
+
+
+def related_page(
+    session: Session, ref: str, relation_type: str, page: PageRequest, kind: str | None = None
+) -> Page[Entity]:
+    """Entities at the other end of one relation type (for example all that a team owns), paginated."""
+    targets = select(Relation.target_ref).where(Relation.source_ref == ref, Relation.type == relation_type)
+    clauses = [Entity.ref.in_(targets)]
+    if kind:
+        clauses.append(func.lower(Entity.kind) == kind.lower())
+    total = session.scalar(select(func.count()).select_from(Entity).where(*clauses)) or 0
+    query = select(Entity).where(*clauses).order_by(Entity.kind, func.lower(Entity.name))
+    return Page(list(session.scalars(query.offset(page.offset).limit(page.size)).all()), total, page)
+
+
+def kind_counts(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(select(Entity.kind, func.count()).group_by(Entity.kind).order_by(func.count().desc()))
+    return [(kind, count) for kind, count in rows]
+
+
+def recently_changed(session: Session, limit: int = 10) -> list[Entity]:
+    return list(session.scalars(select(Entity).order_by(Entity.updated_at.desc(), Entity.id.desc()).limit(limit)))
+
+
+@dataclass
+class TeamSummary:
+    entity: Entity
+    owned: int
+    members: int
+
+
+def team_summaries(session: Session, limit: int = 12) -> list[TeamSummary]:
+    """Groups with what they own, most-owning first: the home page's "who owns what"."""
+    owned = func.count(func.distinct(Relation.target_ref))
+    rows = session.execute(
+        select(Relation.source_ref, owned)
+        .where(Relation.type == "ownerOf", Relation.source_ref.like("group:%"))
+        .group_by(Relation.source_ref)
+        .order_by(owned.desc())
+        .limit(limit)
+    ).all()
+    entities = entities_by_ref(session, [ref for ref, _ in rows])
+    members = dict(
+        session.execute(
+            select(Relation.source_ref, func.count(func.distinct(Relation.target_ref)))
+            .where(Relation.type == "hasMember", Relation.source_ref.in_(list(entities)))
+            .group_by(Relation.source_ref)
+        ).all()
+    )
+    return [TeamSummary(entities[ref], count, members.get(ref, 0)) for ref, count in rows if ref in entities]

@@ -1,0 +1,121 @@
+"""Settings: `DEVHUB_*` environment variables, then an optional TOML file, then defaults.
+
+The config file is `DEVHUB_CONFIG` when set, else `devhub.toml` in the data directory when it exists.
+The secret key, when not given, is generated once and kept in the data directory (mode 0600), so
+restarts and several processes sharing the data directory agree on it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "devhub"
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("DEVHUB_CONFIG")
+    if explicit:
+        return Path(explicit)
+    data_dir = Path(os.environ.get("DEVHUB_DATA_DIR") or default_data_dir())
+    candidate = data_dir / "devhub.toml"
+    return candidate if candidate.exists() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEVHUB_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="Where SQLite, the secret key and clones live."
+    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in the data directory when unset.")
+    redis_url: str | None = Field(None, description="Redis for shared counters and cache invalidation; optional.")
+    base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the portal, used in links.")
+    secret_key: str | None = Field(None, description="Signs sessions and tokens; generated on first run if unset.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    page_size: int = Field(25, ge=1, le=200, description="Default page size of every list.")
+    max_page_size: int = Field(100, ge=1, le=1000)
+
+    import_roots: list[Path] = Field(
+        default_factory=list,
+        description="Local directories that the REST API and UI may import catalog files from. "
+        "The CLI may import any path; the web may not read the server's files outside these.",
+    )
+    catalog_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts that URL and git imports may read from. Empty: any public host; "
+        "loopback and private addresses only when listed here.",
+    )
+    catalog_max_file_bytes: int = Field(5_000_000, ge=1024, description="Largest catalog file read.")
+    catalog_max_files: int = Field(20_000, ge=1, description="Most files one location may expand to.")
+    catalog_refresh_seconds: int = Field(300, ge=0, description="Refresh period of locations; 0 turns it off.")
+    git_timeout_seconds: int = Field(60, ge=1)
+    http_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("import_roots", "catalog_allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = _config_file()
+        if config is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'devhub.sqlite3'}"
+
+    @property
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        return _load_or_create_secret(self.data_dir / "secret_key")
+
+
+def _load_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,53 @@
+"""Server-rendered pages: the Jinja2 environment, the render helper and shared template filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from devhub import __version__
+from devhub.markdown import render_markdown
+
+PACKAGE_DIR = Path(__file__).parent
+templates = Jinja2Templates(directory=str(PACKAGE_DIR / "templates"))
+
+
+def _timeago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def url_with(request: Request, **changes: Any) -> str:
+    """The current URL with some query parameters changed; `None` removes one. Page resets to 1
+    when any filter changes, so a filter never lands on an empty page."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+    if "page" not in changes:
+        params = [(k, v) for k, v in params if k != "page"]
+    for key, value in changes.items():
+        if value is None:
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            params.append((key, str(item)))
+    query = urlencode(params)
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+templates.env.filters["markdown"] = render_markdown
+templates.env.filters["timeago"] = _timeago
+templates.env.globals["url_with"] = url_with
+templates.env.globals["devhub_version"] = __version__
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def render_error_page(request: Request, status: int, title: str, detail: str | None) -> HTMLResponse:
+    return render(request, "error.html", status_code=status, title=title, status=status, detail=detail)

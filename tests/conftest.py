@@ -1,0 +1,110 @@
+"""Shared fixtures: a real database per back-end (SQLite and PostgreSQL), made once per run and dropped after.
+
+Tests that take `db` run twice, once per back-end. PostgreSQL is the server named by
+`DEVHUB_TEST_POSTGRES_URL` (default: the local one); when it is unreachable those runs skip with the
+reason, except under CI (`CI=true`), where a missing database is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from devhub.db import Database
+from devhub.models import Base
+from devhub.settings import Settings
+
+FIXTURES = Path(__file__).parent / "catalog" / "fixtures"
+POSTGRES_ADMIN_URL = os.environ.get("DEVHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: PostgreSQL must be there)")
+    pytest.skip(reason)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run (and xdist worker), dropped at the end."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"devhub_test_{_worker()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL here"
+        admin.dispose()
+        _unavailable(f"PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string()} is unavailable: {exc}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'devhub.sqlite3'}"
+
+
+_migrated: dict[str, Database] = {}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request) -> Iterator[Database]:
+    """A migrated, empty database on each back-end."""
+    url = request.getfixturevalue(f"{request.param}_database")
+    database = _migrated.get(url)
+    if database is None:
+        database = _migrated[url] = Database(url)
+        database.upgrade()
+    yield database
+    _empty(database)
+
+
+def _empty(database: Database) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as connection:
+        if database.is_sqlite:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+        else:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    for database in _migrated.values():
+        database.dispose()
+
+
+@pytest.fixture
+def settings(db: Database, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db.url,
+        import_roots=[FIXTURES],
+        catalog_refresh_seconds=0,
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    from devhub.app import create_app
+
+    with TestClient(create_app(settings, run_background_tasks=False)) as test_client:
+        yield test_client
