@@ -35,10 +35,14 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from devhub.app import create_app
+    from devhub.system.selfcatalog import register_self
 
     host, port = host or settings.host, port or settings.port
+    app = create_app(settings)
+    with app.state.db.session() as session:
+        register_self(session, settings, app)
     typer.echo(f"devhub is serving {settings.resolved_database_url.split('://')[0]} data on http://{host}:{port}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @app.command()

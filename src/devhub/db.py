@@ -118,6 +118,15 @@ class Database:
         self.engine.dispose()
 
 
+# Made by hand in migrations for one back-end only (SQLite FTS5 tables, PostgreSQL GIN indexes): not in models.
+HAND_MADE_PREFIXES = {"table": ("search_fts",), "index": ("ix_search_documents_haystack_",)}
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter: compare everything but the hand-made full-text objects."""
+    return not (name and name.startswith(HAND_MADE_PREFIXES.get(type_, ())))
+
+
 def alembic_config(url: str):
     from alembic.config import Config
 

@@ -3,17 +3,11 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from devhub.db import include_object
 from devhub.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-# Tables made by hand in migrations for one back-end only (SQLite FTS5 and its shadow tables).
-HAND_MADE_PREFIXES = ("search_fts",)
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    return not (type_ == "table" and name and name.startswith(HAND_MADE_PREFIXES))
 
 
 def run_migrations_online() -> None:

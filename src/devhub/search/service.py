@@ -18,6 +18,7 @@ Everything here takes a `Session` and never commits: the caller owns the transac
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,24 +27,27 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Select,
+    String,
     and_,
     case,
+    cast,
     delete,
     func,
     insert,
     literal,
+    null,
     select,
     table,
     union_all,
 )
 from sqlalchemy import column as sql_column
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from devhub.catalog.models import Entity, EntityTag
 from devhub.pagination import PageRequest
 from devhub.search.models import SearchDocument
-from devhub.search.schemas import FACET_NAMES, SearchHit, SearchResults
+from devhub.search.schemas import SearchHit, SearchResults
 
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 64
@@ -53,10 +57,13 @@ TAG_FACET_SIZE = 20
 FACET_SIZE = 50  # kind and owner: plenty for a sidebar
 CHUNK = 500  # entity ids per IN list
 TRIGRAM = 3  # shortest term the trigram indexes can serve
+TRIGRAM_INDEX = "ix_search_documents_haystack_trgm"  # PostgreSQL, made by migration 0001
 LIKE_ESCAPE = "\\"
 
 _search_fts = table("search_fts", sql_column("rowid", Integer), sql_column("search_fts"))
 _doc = SearchDocument.__table__.c
+_gin_merge_refused = False
+log = logging.getLogger(__name__)
 # SQLite learned `AS MATERIALIZED` in 3.35; PostgreSQL in 12, the oldest version we support.
 _SQLITE_MATERIALIZED = sqlite3.sqlite_version_info >= (3, 35, 0)
 
@@ -126,10 +133,33 @@ def index_entities(session: Session, entities: Sequence[Entity]) -> None:
     if any(entity.id is None for entity in entities):
         session.flush()
     latest = {entity.id: entity for entity in entities}  # the last copy of a repeated entity wins
+    if None in latest:
+        raise ValueError("index_entities needs entities that are in the session (they have no id)")
     remove_entities(session, latest.keys())
     rows = [document_for_entity(entity) for entity in latest.values()]
     for start in range(0, len(rows), CHUNK * 4):
         session.execute(insert(SearchDocument), rows[start : start + CHUNK * 4])
+    if session.get_bind().dialect.name == "postgresql":
+        _merge_gin_pending_list(session)
+
+
+def _merge_gin_pending_list(session: Session) -> None:
+    """Move fresh entries of the trigram index out of its pending list and into the index proper.
+
+    A GIN index built with `fastupdate` (the default) queues new entries in a pending list that every
+    search reads through, until autovacuum merges it: right after a large import (or for good, where
+    autovacuum is off) the planner prices the index so high that searches scan the whole table. The
+    merge costs about what the inserts did. It needs ownership of the index; without it, it is skipped.
+    """
+    global _gin_merge_refused
+    if _gin_merge_refused:
+        return
+    try:
+        with session.begin_nested():
+            session.execute(select(func.gin_clean_pending_list(func.to_regclass(TRIGRAM_INDEX))))
+    except DBAPIError as error:
+        _gin_merge_refused = True
+        log.warning("search: cannot merge the pending list of %s (%s); relying on autovacuum", TRIGRAM_INDEX, error)
 
 
 def index_entity(session: Session, entity: Entity) -> None:
@@ -155,25 +185,23 @@ def _like_escape(value: str) -> str:
     return value.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
 
 
-def _contains(column: ColumnElement, term: str) -> ColumnElement[bool]:
-    return column.like(f"%{_like_escape(term)}%", escape=LIKE_ESCAPE)
-
-
 def _fts_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _match_condition(session: Session, terms: list[str]) -> ColumnElement[bool]:
-    if session.get_bind().dialect.name == "sqlite":
+def _match_condition(dialect: str, terms: list[str]) -> ColumnElement[bool]:
+    if dialect == "sqlite":
         conditions: list[ColumnElement[bool]] = []
         long_terms = [t for t in terms if len(t) >= TRIGRAM]
         if long_terms:
             expression = " AND ".join(_fts_string(t) for t in long_terms)
             matched = select(_search_fts.c.rowid).where(_search_fts.c.search_fts.op("MATCH")(expression))
             conditions.append(_doc.id.in_(matched))
-        conditions += [_contains(_doc.haystack, t) for t in terms if len(t) < TRIGRAM]
+        # Too short for trigrams: scan. The haystack is lowercase, so a plain substring test will do.
+        conditions += [func.instr(_doc.haystack, t) > 0 for t in terms if len(t) < TRIGRAM]
         return and_(*conditions)
-    return and_(*(_doc.haystack.ilike(f"%{_like_escape(t)}%", escape=LIKE_ESCAPE) for t in terms))
+    # LIKE rather than ILIKE: the haystack and the terms are both lowercase, and LIKE rechecks faster.
+    return and_(*(_doc.haystack.like(f"%{_like_escape(t)}%", escape=LIKE_ESCAPE) for t in terms))
 
 
 def _clean(values: list[str] | None, *, lower: bool = False) -> list[str]:
@@ -188,25 +216,26 @@ def _clean(values: list[str] | None, *, lower: bool = False) -> list[str]:
 
 
 def _tag_conditions(tags: list[str]) -> list[ColumnElement[bool]]:
-    return [
-        _doc.entity_id.in_(select(EntityTag.entity_id).where(EntityTag.tag == tag).scalar_subquery()) for tag in tags
-    ]
+    return [_doc.entity_id.in_(select(EntityTag.entity_id).where(EntityTag.tag == tag)) for tag in tags]
 
 
-def _rank(terms: list[str], dialect: str) -> list[ColumnElement]:
+def _rank(dialect: str, terms: list[str]) -> ColumnElement[int]:
+    """0 exact name, 1 name prefix, 2 name contains the first term, 3 title contains it, 4 the rest."""
     phrase = " ".join(terms)
     first = terms[0]
+    position = func.instr if dialect == "sqlite" else func.strpos
     name = func.lower(_doc.name)
-    rank = case(
+    return case(
         (name == phrase, 0),
-        (name.like(_like_escape(phrase) + "%", escape=LIKE_ESCAPE), 1),
-        (_contains(name, first), 2),
-        (_contains(func.lower(_doc.title), first), 3),
+        (func.substr(name, 1, len(phrase)) == phrase, 1),
+        (position(name, first) > 0, 2),
+        (position(func.lower(_doc.title), first) > 0, 3),
         else_=4,
     )
-    # Byte order on both back-ends, whatever the PostgreSQL database's collation.
-    by_name = _doc.name if dialect == "sqlite" else _doc.name.collate("C")
-    return [rank, func.length(_doc.name), by_name, _doc.id]
+
+
+def _null(type_: Any) -> ColumnElement:
+    return cast(null(), type_)
 
 
 def search(
@@ -218,7 +247,11 @@ def search(
     tags: list[str] | None = None,
     page: PageRequest,
 ) -> SearchResults:
-    """One page of documents matching every term of `query`, best first, with facet counts."""
+    """One page of documents matching every term of `query`, best first, with facet counts.
+
+    One statement finds the matched set once (materialised), and from it counts the total and the
+    facets and picks the page's document ids; a second fetches those documents by primary key.
+    """
     terms = query_terms(query)
     results = SearchResults(hits=[], total=0, request=page, terms=terms)
     if not terms:
@@ -226,36 +259,96 @@ def search(
     kinds = _clean(kinds, lower=True)
     owners = _clean(owners)
     tags = _clean(tags)
+    dialect = session.get_bind().dialect.name
 
-    match = _match_condition(session, terms)
-    kind_filter = _doc.kind.in_(kinds) if kinds else None
-    owner_filter = _doc.owner_ref.in_(owners) if owners else None
+    columns = [
+        _doc.id,
+        _doc.entity_id,
+        _doc.kind,
+        _doc.owner_ref,
+        _doc.name,
+        _rank(dialect, terms).label("rank"),
+        func.length(_doc.name).label("name_length"),
+    ]
+    if kinds:
+        columns.append(case((_doc.kind.in_(kinds), 1), else_=0).label("in_kind"))
+    if owners:
+        columns.append(case((_doc.owner_ref.in_(owners), 1), else_=0).label("in_owner"))
+    matched = select(*columns).where(_match_condition(dialect, terms), *_tag_conditions(tags)).cte("matched")
+    if dialect != "sqlite" or _SQLITE_MATERIALIZED:
+        matched = matched.prefix_with("MATERIALIZED")
+    in_kind = [matched.c.in_kind == 1] if kinds else []
+    in_owner = [matched.c.in_owner == 1] if owners else []
+    name_order = matched.c.name if dialect == "sqlite" else matched.c.name.collate("C")  # byte order
 
-    results.total, results.facets = _count(session, match, tags, kind_filter, owner_filter)
-    if results.total == 0 or page.offset >= results.total:
-        return results
+    def row(facet: str, value: Any, n: Any, rank: Any = None, length: Any = None) -> list[ColumnElement]:
+        return [
+            literal(facet, String).label("facet"),
+            (value if value is not None else _null(String)).label("value"),
+            n.label("n"),
+            (rank if rank is not None else _null(Integer)).label("rank"),
+            (length if length is not None else _null(Integer)).label("name_length"),
+        ]
 
-    statement = (
-        select(
-            _doc.ref,
-            _doc.kind,
-            _doc.name,
-            _doc.title,
-            _doc.owner_ref,
-            _doc.url,
-            _doc.text,
-            _doc.doc_type,
-            _doc.tags,
-        )
-        .where(match, *_tag_conditions(tags))
-        .order_by(*_rank(terms, session.get_bind().dialect.name))
+    count = func.count()
+    tag_counts = (
+        select(*row("tag", EntityTag.tag, count))
+        .where(EntityTag.entity_id.in_(select(matched.c.entity_id).where(*in_kind, *in_owner)))
+        .group_by(EntityTag.tag)
+        .order_by(count.desc(), EntityTag.tag)
+        .limit(TAG_FACET_SIZE)
+        .subquery()
+    )
+    page_ids = (
+        select(*row("hit", matched.c.name, matched.c.id, matched.c.rank, matched.c.name_length))
+        .where(*in_kind, *in_owner)
+        .order_by(matched.c.rank, matched.c.name_length, name_order, matched.c.id)
         .limit(page.size)
         .offset(page.offset)
+        .subquery()
     )
-    for condition in (kind_filter, owner_filter):
-        if condition is not None:
-            statement = statement.where(condition)
-    results.hits = [
+    statement = union_all(
+        select(*row("total", None, count)).select_from(matched).where(*in_kind, *in_owner),
+        select(*row("kind", matched.c.kind, count)).where(*in_owner).group_by(matched.c.kind),
+        select(*row("owner", matched.c.owner_ref, count))
+        .where(*in_kind, matched.c.owner_ref.is_not(None))
+        .group_by(matched.c.owner_ref),
+        select(tag_counts),
+        select(page_ids),
+    )
+
+    hits: list[tuple[int, int, str, int]] = []
+    for facet, value, n, rank, length in session.execute(statement):
+        if facet == "total":
+            results.total = n
+        elif facet == "hit":
+            hits.append((rank, length, value, n))
+        elif value is not None and n:
+            results.facets[facet].append((value, n))
+    for facet, pairs in results.facets.items():
+        pairs.sort(key=lambda pair: (-pair[1], pair[0]))
+        del pairs[TAG_FACET_SIZE if facet == "tag" else FACET_SIZE :]
+    if hits:
+        hits.sort()  # a union keeps no order: sort the page again, by the same key
+        results.hits = _load_hits([doc_id for *_, doc_id in hits], terms, session)
+    return results
+
+
+def _load_hits(ids: list[int], terms: list[str], session: Session) -> list[SearchHit]:
+    statement = select(
+        _doc.id,
+        _doc.ref,
+        _doc.kind,
+        _doc.name,
+        _doc.title,
+        _doc.owner_ref,
+        _doc.url,
+        _doc.text,
+        _doc.doc_type,
+        _doc.tags,
+    ).where(_doc.id.in_(ids))
+    rows = {row.id: row for row in session.execute(statement)}
+    return [
         SearchHit(
             ref=row.ref,
             kind=row.kind,
@@ -267,69 +360,9 @@ def search(
             doc_type=row.doc_type,
             tags=(row.tags or "").split(),
         )
-        for row in session.execute(statement)
+        for row in (rows.get(doc_id) for doc_id in ids)
+        if row is not None
     ]
-    return results
-
-
-def _flag(condition: ColumnElement[bool] | None, name: str) -> ColumnElement:
-    if condition is None:
-        return literal(1, Integer).label(name)
-    return case((condition, 1), else_=0).label(name)
-
-
-def _count(
-    session: Session,
-    match: ColumnElement[bool],
-    tags: list[str],
-    kind_filter: ColumnElement[bool] | None,
-    owner_filter: ColumnElement[bool] | None,
-) -> tuple[int, dict[str, list[tuple[str, int]]]]:
-    """The total and the three facets, in one statement over the matched set."""
-    matched = select(
-        _doc.entity_id,
-        _doc.kind,
-        _doc.owner_ref,
-        _flag(kind_filter, "in_kind"),
-        _flag(owner_filter, "in_owner"),
-    ).where(match, *_tag_conditions(tags))
-    cte = matched.cte("matched")
-    if session.get_bind().dialect.name != "sqlite" or _SQLITE_MATERIALIZED:
-        cte = cte.prefix_with("MATERIALIZED")
-    in_kind = cte.c.in_kind == 1
-    in_owner = cte.c.in_owner == 1
-
-    def part(name: str, value: Any, *where: ColumnElement[bool]) -> Select:
-        statement = select(literal(name).label("facet"), value.label("value"), func.count().label("n"))
-        statement = statement.select_from(cte).where(*where)
-        return statement.group_by(value) if name != "total" else statement
-
-    tag_counts = (
-        select(literal("tag").label("facet"), EntityTag.tag.label("value"), func.count().label("n"))
-        .select_from(cte.join(EntityTag, EntityTag.entity_id == cte.c.entity_id))
-        .where(in_kind, in_owner)
-        .group_by(EntityTag.tag)
-        .order_by(func.count().desc(), EntityTag.tag)
-        .limit(TAG_FACET_SIZE)
-        .subquery()
-    )
-    statement = union_all(
-        part("total", literal(None, SearchDocument.kind.type), in_kind, in_owner),
-        part("kind", cte.c.kind, in_owner),
-        part("owner", cte.c.owner_ref, in_kind, cte.c.owner_ref.is_not(None)),
-        select(tag_counts.c.facet, tag_counts.c.value, tag_counts.c.n),
-    )
-    total = 0
-    facets: dict[str, list[tuple[str, int]]] = {name: [] for name in FACET_NAMES}
-    for name, value, count in session.execute(statement):
-        if name == "total":
-            total = count
-        elif value is not None and count:
-            facets[name].append((value, count))
-    for name, pairs in facets.items():
-        pairs.sort(key=lambda pair: (-pair[1], pair[0]))
-        del pairs[TAG_FACET_SIZE if name == "tag" else FACET_SIZE :]
-    return total, facets
 
 
 # --- Snippets -----------------------------------------------------------------------------------
