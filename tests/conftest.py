@@ -44,7 +44,7 @@ def postgresql_database() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL here"
+    except Exception as exc:
         admin.dispose()
         _unavailable(f"PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string()} is unavailable: {exc}")
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)

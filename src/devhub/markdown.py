@@ -6,6 +6,7 @@ Untrusted text (descriptions from catalog files and specs) goes through here bef
 
 from __future__ import annotations
 
+import html
 from functools import lru_cache
 
 import nh3
@@ -83,3 +84,11 @@ def render_markdown(text: str | None) -> Markup:
     if not text:
         return Markup("")
     return Markup(sanitise_html(_renderer().render(text)))
+
+
+def plain_text(text: str | None) -> str:
+    """Markdown as plain text (for search snippets and summaries): rendered, every tag dropped."""
+    if not text:
+        return ""
+    stripped = nh3.clean(_renderer().render(text), tags=set())
+    return " ".join(html.unescape(stripped).split())

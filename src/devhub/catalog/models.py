@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from devhub.db import Base, UTCDateTime, utcnow
@@ -49,6 +49,7 @@ class Entity(Base):
     name: Mapped[str] = mapped_column(String(63), index=True)
     api_version: Mapped[str] = mapped_column(String(255))
     title: Mapped[str | None] = mapped_column(String(255))
+    sort_key: Mapped[str] = mapped_column(String(255), index=True, default="")  # lower(title or name), index-sorted
     description: Mapped[str | None] = mapped_column(Text)
     spec_type: Mapped[str | None] = mapped_column(String(63), index=True)
     lifecycle: Mapped[str | None] = mapped_column(String(63), index=True)
@@ -109,3 +110,13 @@ class ProcessingError(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     location: Mapped[Location] = relationship(back_populates="errors")
+
+
+class CatalogState(Base):
+    """One row: a token replaced by every write to the catalog, so caches in every process know when
+    what they hold is stale (one primary-key read per request instead of recomputing)."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

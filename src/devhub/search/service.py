@@ -3,48 +3,52 @@
 Matching is part-of-word and back-end specific, ranking is the same everywhere:
 
 * every query term must occur somewhere in a document's `haystack` (AND), as a plain substring;
+  the haystack and the terms are both lowercase, so the tests below are case-insensitive;
 * SQLite: terms of 3+ characters go through the FTS5 trigram table `search_fts` (`MATCH "term"`);
-  shorter terms fall back to `haystack LIKE '%t%'`, which scans, but only the one small table;
-* PostgreSQL: `haystack ILIKE '%term%'`, served by the pg_trgm GIN index for 3+ characters;
+  shorter ones are `instr(haystack, t) > 0`, which scans, but only the one narrow table;
+* PostgreSQL: `haystack LIKE '%term%'` (escaped), served by the pg_trgm GIN index for 3+ characters;
 * rank: exact name, name prefix, name contains the first term, title contains it, the rest;
-  ties by shorter name, then name.
+  ties by shorter name, then name (byte order).
 
 Filters: any of the given kinds, any of the given owners, all of the given tags. Facets of `kind` and
 `owner` are counted with every filter but their own (so choosing one kind still shows the others'
-counts); `tag` is counted with every filter applied, top 20.
+counts); `tag` is counted with every filter applied, top 20. Tags come from `catalog_entity_tags`,
+so documents that are not entities have none.
 
 Everything here takes a `Session` and never commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Integer,
     String,
-    and_,
+    bindparam,
     case,
     cast,
     delete,
     func,
     insert,
-    literal,
+    literal_column,
     null,
     select,
     table,
     union_all,
 )
 from sqlalchemy import column as sql_column
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from devhub.catalog.models import Entity, EntityTag
+from devhub.markdown import plain_text
 from devhub.pagination import PageRequest
 from devhub.search.models import SearchDocument
 from devhub.search.schemas import SearchHit, SearchResults
@@ -57,13 +61,10 @@ TAG_FACET_SIZE = 20
 FACET_SIZE = 50  # kind and owner: plenty for a sidebar
 CHUNK = 500  # entity ids per IN list
 TRIGRAM = 3  # shortest term the trigram indexes can serve
-TRIGRAM_INDEX = "ix_search_documents_haystack_trgm"  # PostgreSQL, made by migration 0001
 LIKE_ESCAPE = "\\"
 
 _search_fts = table("search_fts", sql_column("rowid", Integer), sql_column("search_fts"))
 _doc = SearchDocument.__table__.c
-_gin_merge_refused = False
-log = logging.getLogger(__name__)
 # SQLite learned `AS MATERIALIZED` in 3.35; PostgreSQL in 12, the oldest version we support.
 _SQLITE_MATERIALIZED = sqlite3.sqlite_version_info >= (3, 35, 0)
 
@@ -90,15 +91,13 @@ def document_for_entity(entity: Entity) -> dict[str, Any]:
     tags = _strings(raw_tags if isinstance(raw_tags, list) else [])
     annotations = _mapping(metadata.get("annotations"))
     labels = _mapping(metadata.get("labels"))
-    description = entity.description or metadata.get("description") or ""
-    text_parts = [str(description)]
-    for key, value in annotations.items():
-        text_parts += [str(key), "" if value is None else str(value)]
-    text_parts += ["" if value is None else str(value) for value in labels.values()]
-    text = " ".join(part.strip() for part in text_parts if part and part.strip())
+    # `text` is what a hit shows: the description as plain text. The haystack also holds annotation and
+    # label values, but not their keys (`github.com/project-slug` is on every entity and matches nothing useful).
+    text = plain_text(str(entity.description or metadata.get("description") or ""))
+    values = [str(v) for v in (*annotations.values(), *labels.values()) if v is not None and str(v).strip()]
     title = entity.title or ""
     tag_text = " ".join(tags)
-    haystack = " ".join(part for part in (entity.name, title, tag_text, text) if part).lower()
+    haystack = " ".join(part for part in (entity.name, title, tag_text, text, *values) if part).lower()
     return {
         "doc_type": "entity",
         "entity_id": entity.id,
@@ -139,27 +138,6 @@ def index_entities(session: Session, entities: Sequence[Entity]) -> None:
     rows = [document_for_entity(entity) for entity in latest.values()]
     for start in range(0, len(rows), CHUNK * 4):
         session.execute(insert(SearchDocument), rows[start : start + CHUNK * 4])
-    if session.get_bind().dialect.name == "postgresql":
-        _merge_gin_pending_list(session)
-
-
-def _merge_gin_pending_list(session: Session) -> None:
-    """Move fresh entries of the trigram index out of its pending list and into the index proper.
-
-    A GIN index built with `fastupdate` (the default) queues new entries in a pending list that every
-    search reads through, until autovacuum merges it: right after a large import (or for good, where
-    autovacuum is off) the planner prices the index so high that searches scan the whole table. The
-    merge costs about what the inserts did. It needs ownership of the index; without it, it is skipped.
-    """
-    global _gin_merge_refused
-    if _gin_merge_refused:
-        return
-    try:
-        with session.begin_nested():
-            session.execute(select(func.gin_clean_pending_list(func.to_regclass(TRIGRAM_INDEX))))
-    except DBAPIError as error:
-        _gin_merge_refused = True
-        log.warning("search: cannot merge the pending list of %s (%s); relying on autovacuum", TRIGRAM_INDEX, error)
 
 
 def index_entity(session: Session, entity: Entity) -> None:
@@ -172,7 +150,7 @@ def index_entity(session: Session, entity: Entity) -> None:
 def query_terms(query: str) -> list[str]:
     """Lowercase whitespace-separated terms, deduplicated, at most 8 of at most 64 characters."""
     terms: list[str] = []
-    for raw in query[: MAX_QUERY_LENGTH * 2].lower().split():
+    for raw in query[: MAX_QUERY_LENGTH * 2].replace("\x00", " ").lower().split():
         term = raw[:MAX_TERM_LENGTH]
         if term not in terms:
             terms.append(term)
@@ -189,53 +167,133 @@ def _fts_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _match_condition(dialect: str, terms: list[str]) -> ColumnElement[bool]:
-    if dialect == "sqlite":
+@dataclass(frozen=True)
+class _Shape:
+    """What the SQL of a search depends on; the values all go in as bound parameters."""
+
+    dialect: str
+    fts: bool  # SQLite: some terms of 3+ characters, ANDed in one FTS5 expression
+    scans: int  # SQLite: terms too short for trigrams; PostgreSQL: every term
+    kinds: bool
+    owners: bool
+    tags: int
+
+
+def _match_condition(shape: _Shape) -> list[ColumnElement[bool]]:
+    if shape.dialect == "sqlite":
         conditions: list[ColumnElement[bool]] = []
-        long_terms = [t for t in terms if len(t) >= TRIGRAM]
-        if long_terms:
-            expression = " AND ".join(_fts_string(t) for t in long_terms)
-            matched = select(_search_fts.c.rowid).where(_search_fts.c.search_fts.op("MATCH")(expression))
+        if shape.fts:
+            matched = select(_search_fts.c.rowid).where(_search_fts.c.search_fts.op("MATCH")(bindparam("fts")))
             conditions.append(_doc.id.in_(matched))
         # Too short for trigrams: scan. The haystack is lowercase, so a plain substring test will do.
-        conditions += [func.instr(_doc.haystack, t) > 0 for t in terms if len(t) < TRIGRAM]
-        return and_(*conditions)
+        conditions += [func.instr(_doc.haystack, bindparam(f"scan_{i}", type_=String)) > 0 for i in range(shape.scans)]
+        return conditions
     # LIKE rather than ILIKE: the haystack and the terms are both lowercase, and LIKE rechecks faster.
-    return and_(*(_doc.haystack.like(f"%{_like_escape(t)}%", escape=LIKE_ESCAPE) for t in terms))
+    return [_doc.haystack.like(bindparam(f"scan_{i}", type_=String), escape=LIKE_ESCAPE) for i in range(shape.scans)]
 
 
-def _clean(values: list[str] | None, *, lower: bool = False) -> list[str]:
-    cleaned = []
-    for value in values or []:
-        value = (value or "").strip()
-        if lower:
-            value = value.lower()
-        if value and value not in cleaned:
-            cleaned.append(value)
-    return cleaned
+def _rank(dialect: str) -> ColumnElement[int]:
+    """0 exact name, 1 name prefix, 2 name contains the first term, 3 title contains it, 4 the rest.
 
-
-def _tag_conditions(tags: list[str]) -> list[ColumnElement[bool]]:
-    return [_doc.entity_id.in_(select(EntityTag.entity_id).where(EntityTag.tag == tag)) for tag in tags]
-
-
-def _rank(dialect: str, terms: list[str]) -> ColumnElement[int]:
-    """0 exact name, 1 name prefix, 2 name contains the first term, 3 title contains it, 4 the rest."""
-    phrase = " ".join(terms)
-    first = terms[0]
+    Both the full query and its first term are lowercase, and a name that equals or starts with the
+    query contains its first term: testing that first keeps the common case (4) to two look-ups.
+    """
     position = func.instr if dialect == "sqlite" else func.strpos
+    first = bindparam("first", type_=String)
+    phrase = bindparam("phrase", type_=String)
     name = func.lower(_doc.name)
+    in_title = case((position(func.lower(_doc.title), first) > 0, 3), else_=4)
     return case(
+        (position(name, first) == 0, in_title),
         (name == phrase, 0),
-        (func.substr(name, 1, len(phrase)) == phrase, 1),
-        (position(name, first) > 0, 2),
-        (position(func.lower(_doc.title), first) > 0, 3),
-        else_=4,
+        (func.substr(name, 1, bindparam("phrase_length", type_=Integer)) == phrase, 1),
+        else_=2,
     )
 
 
 def _null(type_: Any) -> ColumnElement:
     return cast(null(), type_)
+
+
+def _row(facet: str, value: Any, n: Any, rank: Any = None, length: Any = None) -> list[ColumnElement]:
+    """A row of the one result set that carries the total, the facets and the page's ids."""
+    return [
+        literal_column(f"'{facet}'", String).label("facet"),  # a constant of ours, not user input
+        (value if value is not None else _null(String)).label("value"),
+        n.label("n"),
+        (rank if rank is not None else _null(Integer)).label("rank"),
+        (length if length is not None else _null(Integer)).label("name_length"),
+    ]
+
+
+@lru_cache(maxsize=512)
+def _statement(shape: _Shape) -> CompoundSelect:
+    """Find the matched set once (materialised) and from it: the total, the kind and owner facets
+    (each without its own filter), the tag facet, and the ids of the page, best first."""
+    columns = [
+        _doc.id,
+        _doc.entity_id,
+        _doc.kind,
+        _doc.owner_ref,
+        _doc.name,
+        _rank(shape.dialect).label("rank"),
+        func.length(_doc.name).label("name_length"),
+    ]
+    if shape.kinds:
+        kinds = bindparam("kinds", expanding=True, type_=String)
+        columns.append(case((_doc.kind.in_(kinds), 1), else_=0).label("in_kind"))
+    if shape.owners:
+        owners = bindparam("owners", expanding=True, type_=String)
+        columns.append(case((_doc.owner_ref.in_(owners), 1), else_=0).label("in_owner"))
+    tagged = [
+        _doc.entity_id.in_(select(EntityTag.entity_id).where(EntityTag.tag == bindparam(f"tag_{i}", type_=String)))
+        for i in range(shape.tags)
+    ]
+    matched = select(*columns).where(*_match_condition(shape), *tagged).cte("matched")
+    if shape.dialect != "sqlite" or _SQLITE_MATERIALIZED:
+        matched = matched.prefix_with("MATERIALIZED")
+    in_kind = [matched.c.in_kind == 1] if shape.kinds else []
+    in_owner = [matched.c.in_owner == 1] if shape.owners else []
+    # Byte order on both back-ends, whatever the collation of the PostgreSQL database.
+    name_order = matched.c.name if shape.dialect == "sqlite" else matched.c.name.collate("C")
+
+    count = func.count()
+    tag_counts = (
+        select(*_row("tag", EntityTag.tag, count))
+        .where(EntityTag.entity_id.in_(select(matched.c.entity_id).where(*in_kind, *in_owner)))
+        .group_by(EntityTag.tag)
+        .order_by(count.desc(), EntityTag.tag)
+        .limit(TAG_FACET_SIZE)
+        .subquery()
+    )
+    page_ids = (
+        select(*_row("hit", matched.c.name, matched.c.id, matched.c.rank, matched.c.name_length))
+        .where(*in_kind, *in_owner)
+        .order_by(matched.c.rank, matched.c.name_length, name_order, matched.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .subquery()
+    )
+    return union_all(
+        select(*_row("total", None, count)).select_from(matched).where(*in_kind, *in_owner),
+        select(*_row("kind", matched.c.kind, count)).where(*in_owner).group_by(matched.c.kind),
+        select(*_row("owner", matched.c.owner_ref, count))
+        .where(*in_kind, matched.c.owner_ref.is_not(None))
+        .group_by(matched.c.owner_ref),
+        select(tag_counts),
+        select(page_ids),
+    )
+
+
+def _clean(values: list[str] | None, *, lower: bool = False) -> list[str]:
+    cleaned = []
+    for value in values or []:
+        value = (value or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
+        if lower:
+            value = value.lower()
+        if value and value not in cleaned:
+            cleaned.append(value)
+    return cleaned
 
 
 def search(
@@ -249,8 +307,8 @@ def search(
 ) -> SearchResults:
     """One page of documents matching every term of `query`, best first, with facet counts.
 
-    One statement finds the matched set once (materialised), and from it counts the total and the
-    facets and picks the page's document ids; a second fetches those documents by primary key.
+    Two statements: one over the matched set for the total, the facets and the page's ids; one
+    fetching those documents by primary key. The SQL is built once per shape of query and reused.
     """
     terms = query_terms(query)
     results = SearchResults(hits=[], total=0, request=page, terms=terms)
@@ -261,64 +319,32 @@ def search(
     tags = _clean(tags)
     dialect = session.get_bind().dialect.name
 
-    columns = [
-        _doc.id,
-        _doc.entity_id,
-        _doc.kind,
-        _doc.owner_ref,
-        _doc.name,
-        _rank(dialect, terms).label("rank"),
-        func.length(_doc.name).label("name_length"),
-    ]
+    phrase = " ".join(terms)
+    params: dict[str, Any] = {
+        "first": terms[0],
+        "phrase": phrase,
+        "phrase_length": len(phrase),
+        "limit": page.size,
+        "offset": page.offset,
+    }
+    if dialect == "sqlite":
+        long_terms = [t for t in terms if len(t) >= TRIGRAM]
+        scans = [t for t in terms if len(t) < TRIGRAM]
+        if long_terms:
+            params["fts"] = " AND ".join(_fts_string(t) for t in long_terms)
+    else:
+        long_terms = []
+        scans = [f"%{_like_escape(t)}%" for t in terms]
+    params.update({f"scan_{i}": value for i, value in enumerate(scans)})
+    params.update({f"tag_{i}": value for i, value in enumerate(tags)})
     if kinds:
-        columns.append(case((_doc.kind.in_(kinds), 1), else_=0).label("in_kind"))
+        params["kinds"] = kinds
     if owners:
-        columns.append(case((_doc.owner_ref.in_(owners), 1), else_=0).label("in_owner"))
-    matched = select(*columns).where(_match_condition(dialect, terms), *_tag_conditions(tags)).cte("matched")
-    if dialect != "sqlite" or _SQLITE_MATERIALIZED:
-        matched = matched.prefix_with("MATERIALIZED")
-    in_kind = [matched.c.in_kind == 1] if kinds else []
-    in_owner = [matched.c.in_owner == 1] if owners else []
-    name_order = matched.c.name if dialect == "sqlite" else matched.c.name.collate("C")  # byte order
-
-    def row(facet: str, value: Any, n: Any, rank: Any = None, length: Any = None) -> list[ColumnElement]:
-        return [
-            literal(facet, String).label("facet"),
-            (value if value is not None else _null(String)).label("value"),
-            n.label("n"),
-            (rank if rank is not None else _null(Integer)).label("rank"),
-            (length if length is not None else _null(Integer)).label("name_length"),
-        ]
-
-    count = func.count()
-    tag_counts = (
-        select(*row("tag", EntityTag.tag, count))
-        .where(EntityTag.entity_id.in_(select(matched.c.entity_id).where(*in_kind, *in_owner)))
-        .group_by(EntityTag.tag)
-        .order_by(count.desc(), EntityTag.tag)
-        .limit(TAG_FACET_SIZE)
-        .subquery()
-    )
-    page_ids = (
-        select(*row("hit", matched.c.name, matched.c.id, matched.c.rank, matched.c.name_length))
-        .where(*in_kind, *in_owner)
-        .order_by(matched.c.rank, matched.c.name_length, name_order, matched.c.id)
-        .limit(page.size)
-        .offset(page.offset)
-        .subquery()
-    )
-    statement = union_all(
-        select(*row("total", None, count)).select_from(matched).where(*in_kind, *in_owner),
-        select(*row("kind", matched.c.kind, count)).where(*in_owner).group_by(matched.c.kind),
-        select(*row("owner", matched.c.owner_ref, count))
-        .where(*in_kind, matched.c.owner_ref.is_not(None))
-        .group_by(matched.c.owner_ref),
-        select(tag_counts),
-        select(page_ids),
-    )
+        params["owners"] = owners
+    shape = _Shape(dialect, bool(long_terms), len(scans), bool(kinds), bool(owners), len(tags))
 
     hits: list[tuple[int, int, str, int]] = []
-    for facet, value, n, rank, length in session.execute(statement):
+    for facet, value, n, rank, length in session.execute(_statement(shape), params):
         if facet == "total":
             results.total = n
         elif facet == "hit":
@@ -330,24 +356,26 @@ def search(
         del pairs[TAG_FACET_SIZE if facet == "tag" else FACET_SIZE :]
     if hits:
         hits.sort()  # a union keeps no order: sort the page again, by the same key
-        results.hits = _load_hits([doc_id for *_, doc_id in hits], terms, session)
+        results.hits = _load_hits(session, [doc_id for *_, doc_id in hits], terms)
     return results
 
 
-def _load_hits(ids: list[int], terms: list[str], session: Session) -> list[SearchHit]:
-    statement = select(
-        _doc.id,
-        _doc.ref,
-        _doc.kind,
-        _doc.name,
-        _doc.title,
-        _doc.owner_ref,
-        _doc.url,
-        _doc.text,
-        _doc.doc_type,
-        _doc.tags,
-    ).where(_doc.id.in_(ids))
-    rows = {row.id: row for row in session.execute(statement)}
+_LOAD_HITS = select(
+    _doc.id,
+    _doc.ref,
+    _doc.kind,
+    _doc.name,
+    _doc.title,
+    _doc.owner_ref,
+    _doc.url,
+    _doc.text,
+    _doc.doc_type,
+    _doc.tags,
+).where(_doc.id.in_(bindparam("ids", expanding=True)))
+
+
+def _load_hits(session: Session, ids: list[int], terms: list[str]) -> list[SearchHit]:
+    rows = {row.id: row for row in session.execute(_LOAD_HITS, {"ids": ids})}
     return [
         SearchHit(
             ref=row.ref,
