@@ -31,9 +31,32 @@ from devhub.db import Database  # noqa: E402
 from devhub.settings import Settings  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-WORDS = (
-    ["payments", "ledger", "checkout", "user", "auth", "billing", "search", "notify", "orders", "catalog", "pricing", "risk", "fraud", "kyc", "invoice", "refund", "shipping", "inventory", "identity", "session", "audit", "report", "export", "import"]
-)
+WORDS = [
+    "payments",
+    "ledger",
+    "checkout",
+    "user",
+    "auth",
+    "billing",
+    "search",
+    "notify",
+    "orders",
+    "catalog",
+    "pricing",
+    "risk",
+    "fraud",
+    "kyc",
+    "invoice",
+    "refund",
+    "shipping",
+    "inventory",
+    "identity",
+    "session",
+    "audit",
+    "report",
+    "export",
+    "import",
+]
 LIFECYCLES = ["production", "experimental", "deprecated"]
 TAGS = [f"tag{i}" for i in range(30)] + ["java", "python", "go", "rust", "kafka", "grpc", "rest"]
 

@@ -48,11 +48,15 @@ def test_list_search_refresh_and_remove(cli):
 
     listed = cli("catalog", "list", "--kind", "API", "--json")
     assert sorted(i["ref"] for i in json.loads(listed.output)["items"]) == [
-        "api:default/ledger-events", "api:default/ledger-schema", "api:default/payments-api"]
+        "api:default/ledger-events",
+        "api:default/ledger-schema",
+        "api:default/payments-api",
+    ]
 
     found = cli("search", "paym", "--json")
-    assert json.loads(found.output)[0]["ref"].startswith(("api:default/payments", "component:default/payments",
-                                                          "group:default/payments", "resource:default/payments"))
+    assert json.loads(found.output)[0]["ref"].startswith(
+        ("api:default/payments", "component:default/payments", "group:default/payments", "resource:default/payments")
+    )
 
     refreshed = cli("catalog", "refresh")
     assert "15 unchanged" in refreshed.output

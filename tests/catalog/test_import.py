@@ -147,7 +147,9 @@ def test_entity_removed_from_its_file_leaves_the_catalog_with_its_relations(db, 
 
     with db.session() as session:
         report = service.refresh_location(session, settings, service.get_location(session, location.id), trusted=True)
-        orphans = session.scalar(select(func.count()).select_from(SearchDocument).where(SearchDocument.ref == "user:default/bob"))
+        orphans = session.scalar(
+            select(func.count()).select_from(SearchDocument).where(SearchDocument.ref == "user:default/bob")
+        )
 
     assert report.removed == 1
     assert "user:default/bob" not in refs(db)

@@ -25,14 +25,35 @@ def test_invalid_names(name):
     assert not is_valid_object_name(name)
 
 
-@pytest.mark.parametrize(("tag", "ok"), [("java", True), ("c++", True), ("a:b", True), ("c#", True), ("a-b", True),
-                                         ("Java", False), ("a--b", False), ("-a", False), ("a_b", False), ("", False)])
+@pytest.mark.parametrize(
+    ("tag", "ok"),
+    [
+        ("java", True),
+        ("c++", True),
+        ("a:b", True),
+        ("c#", True),
+        ("a-b", True),
+        ("Java", False),
+        ("a--b", False),
+        ("-a", False),
+        ("a_b", False),
+        ("", False),
+    ],
+)
 def test_tags(tag, ok):
     assert is_valid_tag(tag) is ok
 
 
-@pytest.mark.parametrize(("key", "ok"), [("backstage.io/techdocs-ref", True), ("simple", True),
-                                         ("Bad.Host/x", False), ("a/b/c", False), ("example.com/", False)])
+@pytest.mark.parametrize(
+    ("key", "ok"),
+    [
+        ("backstage.io/techdocs-ref", True),
+        ("simple", True),
+        ("Bad.Host/x", False),
+        ("a/b/c", False),
+        ("example.com/", False),
+    ],
+)
 def test_label_and_annotation_keys(key, ok):
     assert is_valid_label_key(key) is ok
 
@@ -57,8 +78,12 @@ def test_refs_take_the_field_default_kind_and_the_entity_namespace():
 
 def component(**spec_overrides):
     spec = {"type": "service", "lifecycle": "production", "owner": "team-a", **spec_overrides}
-    return {"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
-            "metadata": {"name": "svc", "namespace": "shop"}, "spec": spec}
+    return {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {"name": "svc", "namespace": "shop"},
+        "spec": spec,
+    }
 
 
 def test_relations_default_to_the_entity_namespace():
@@ -74,7 +99,8 @@ def test_each_problem_names_its_rule_and_field():
     assert {(p.rule, p.path) for p in problems} == {("invalid-tag", ("metadata", "tags", 0))}
     problems = validate_entity(component(dependsOn=["db"]))
     assert [(p.rule, p.path) for p in problems] == [("invalid-ref", ("spec", "dependsOn", 0))]
-    problems = validate_entity({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "g"},
-                                "spec": {"type": "team"}})
+    problems = validate_entity(
+        {"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "g"}, "spec": {"type": "team"}}
+    )
     assert [(p.rule, p.path) for p in problems] == [("missing-field", ("spec", "children"))]
     assert validate_entity(["not", "a", "mapping"])[0].rule == "invalid-document"
