@@ -1,0 +1,1 @@
+"""API definitions: publishing, validating, bundling and versioning OpenAPI, Swagger and AsyncAPI documents."""
