@@ -62,12 +62,22 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
 def _include_routers(app: FastAPI) -> None:
     from devhub.catalog import api as catalog_api
     from devhub.catalog import views as catalog_views
+    from devhub.docs import api as docs_api
+    from devhub.docs import guide_views
+    from devhub.docs import views as docs_views
     from devhub.search import api as search_api
     from devhub.search import views as search_views
+    from devhub.specs import api as specs_api
+    from devhub.specs import views as specs_views
     from devhub.system import api as system_api
 
-    app.include_router(system_api.router)
-    app.include_router(catalog_api.router)
-    app.include_router(search_api.router)
-    app.include_router(catalog_views.router)
-    app.include_router(search_views.router)
+    for router in (system_api.router, catalog_api.router, specs_api.router, docs_api.router, search_api.router):
+        app.include_router(router)
+    for router in (
+        catalog_views.router,
+        specs_views.router,
+        docs_views.router,
+        guide_views.router,
+        search_views.router,
+    ):
+        app.include_router(router)

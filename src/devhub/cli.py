@@ -253,3 +253,12 @@ def search(
         typer.echo(f"{hit.ref:<50} {hit.title or ''}")
     if not results.hits:
         typer.echo("no matches")
+
+
+def _register_domain_commands() -> None:
+    from devhub.specs import cli as specs_cli
+
+    specs_cli.register(app)
+
+
+_register_domain_commands()

@@ -58,6 +58,10 @@ class ReadEntity:
     source: str
     line: int
     content_hash: str
+    # Read while the tree is open, for the domains that need more than the entity:
+    definition_files: dict[str, str] | None = None  # an API definition and the files it $refs, by path
+    definition_path: str | None = None  # which of those is the definition itself
+    docs_files: dict[str, str] | None = None  # the docs-as-code folder (techdocs-ref dir:), by relative path
 
 
 @dataclass
@@ -346,9 +350,13 @@ def _read_file(
             continue
         seen_refs[validated.ref] = source
         _annotate(validated, source, origin)
-        result.entities.append(
-            ReadEntity(validated, source, document.line, _content_hash(validated, source, document.line))
-        )
+        item = ReadEntity(validated, source, document.line, "")
+        try:
+            _attach_files(item, document.data, tree, path, settings)
+        except (LocationError, YamlError) as exc:
+            result.errors.append(ReadError(source, document.line, "attachment", str(exc), validated.ref))
+        item.content_hash = _content_hash(validated, source, document.line, item)
+        result.entities.append(item)
         if validated.kind_key == "location":
             targets.extend(_location_targets(tree, path, validated, document, source, result))
     return targets
@@ -420,9 +428,94 @@ def _annotate(entity: ValidEntity, source: str, origin: str) -> None:
     metadata["annotations"] = annotations
 
 
-def _content_hash(entity: ValidEntity, source: str, line: int) -> str:
-    payload = json.dumps([entity.data, source, line], sort_keys=True, separators=(",", ":"), default=str)
+def _content_hash(entity: ValidEntity, source: str, line: int, item: ReadEntity) -> str:
+    """Changes when the entity, where it stands, or any file attached to it changes."""
+    attached = [item.definition_path, item.definition_files, item.docs_files]
+    payload = json.dumps([entity.data, source, line, attached], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --- Files attached to entities -------------------------------------------------------------------------
+
+TECHDOCS_REF = "backstage.io/techdocs-ref"
+MAX_ATTACHED_FILES = 500
+
+
+def _attach_files(item: ReadEntity, raw: Any, tree: Tree, path: str, settings: Settings) -> None:
+    """Collect what the specs and docs domains will need once the tree is closed."""
+    definition = raw.get("spec", {}).get("definition") if isinstance(raw.get("spec"), dict) else None
+    if item.entity.kind_key == "api" and isinstance(definition, dict) and len(definition) == 1:
+        ((key, target),) = definition.items()
+        if key in ("$text", "$json", "$yaml") and isinstance(target, str):
+            item.definition_path = confine(path, target)
+            item.definition_files = collect_ref_files(tree, item.definition_path, settings)
+    techdocs = item.entity.data.get("metadata", {}).get("annotations", {}).get(TECHDOCS_REF)
+    if isinstance(techdocs, str) and techdocs.startswith("dir:") and isinstance(tree, LocalTree):
+        item.docs_files = collect_docs(tree, confine(path, techdocs[4:].strip() or "."), settings)
+
+
+def collect_ref_files(tree: Tree, entry: str, settings: Settings) -> dict[str, str]:
+    """The entry file and every file it reaches through relative `$ref`s, confined to the tree.
+
+    URLs and unreadable targets are left out: the bundler reports them, with the $ref that named them.
+    """
+    files: dict[str, str] = {}
+    pending = [entry]
+    while pending and len(files) < MAX_ATTACHED_FILES:
+        current = pending.pop()
+        if current in files:
+            continue
+        files[current] = _read_text(tree, current, settings)
+        for ref in _relative_refs(files[current]):
+            try:
+                target = confine(current, ref)
+            except LocationError:
+                continue
+            if target not in files:
+                pending.append(target)
+    return files
+
+
+def _relative_refs(text: str) -> set[str]:
+    try:
+        documents = [doc.data for doc in load_documents(text)]
+    except YamlError:
+        return set()
+    found: set[str] = set()
+    stack: list[Any] = documents
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#") and "://" not in ref:
+                file_part = ref.split("#", 1)[0]
+                if file_part:
+                    found.add(file_part)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
+def collect_docs(tree: LocalTree, folder: str, settings: Settings) -> dict[str, str]:
+    """Markdown files (and mkdocs.yml for navigation) under a docs-as-code folder, by path inside it."""
+    prefix = "" if folder in ("", ".") else folder.rstrip("/") + "/"
+    names = tree.glob(f"{prefix}**/*.md") + tree.glob(f"{prefix}mkdocs.yml") + tree.glob(f"{prefix}mkdocs.yaml")
+    docs: dict[str, str] = {}
+    for name in sorted(set(names))[:MAX_ATTACHED_FILES]:
+        if (tree.root / name).is_file():
+            docs[name[len(prefix) :]] = _read_text(tree, name, settings)
+    return docs
+
+
+def _read_text(tree: Tree, path: str, settings: Settings) -> str:
+    raw = tree.read(path)
+    if len(raw) > settings.catalog_max_file_bytes:
+        raise LocationError(f"{tree.display(path)} is larger than {settings.catalog_max_file_bytes:,} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LocationError(f"{tree.display(path)} is not UTF-8 text") from None
 
 
 def _guess_ref(data: Any) -> str | None:

@@ -169,6 +169,7 @@ def apply_read(session: Session, location: Location, result: ingest.ReadResult, 
     written = list(zip(new_ids, new_rows, strict=True)) + changed_rows
     _replace_relations_and_tags(session, written)
     _reindex(session, [entity_id for entity_id, _ in written])
+    _notify_domains(session, [item for _, item in written], gone_refs=[r for r in existing if r not in incoming_refs])
 
     session.execute(delete(ProcessingError).where(ProcessingError.location_id == location.id))
     if errors:
@@ -195,6 +196,16 @@ def apply_read(session: Session, location: Location, result: ingest.ReadResult, 
     )
     location.entity_count = len(incoming)
     location.error_count = len(errors)
+
+
+def _notify_domains(session: Session, written: list[ingest.ReadEntity], gone_refs: list[str]) -> None:
+    """Hand new and changed entities to the domains built on them: API definitions are published, docs-as-code
+    folders become guides. Imported late: those domains import the catalog."""
+    from devhub.docs import service as docs_service
+    from devhub.specs import service as specs_service
+
+    specs_service.publish_catalog_definitions(session, written)
+    docs_service.sync_techdocs(session, written, gone_refs)
 
 
 def _drop_conflicts(session, location, entities, existing, errors) -> list[ingest.ReadEntity]:
