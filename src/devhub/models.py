@@ -1,9 +1,21 @@
 """Every domain's tables, imported in one place so `Base.metadata` is complete for Alembic and tests."""
 
+from devhub.audit import models as audit_models
 from devhub.catalog import models as catalog_models
 from devhub.db import Base
 from devhub.docs import models as docs_models
+from devhub.identity import models as identity_models
+from devhub.mail import models as mail_models
 from devhub.search import models as search_models
 from devhub.specs import models as specs_models
 
-__all__ = ["Base", "catalog_models", "docs_models", "search_models", "specs_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "catalog_models",
+    "docs_models",
+    "identity_models",
+    "mail_models",
+    "search_models",
+    "specs_models",
+]

@@ -55,6 +55,7 @@ class Entity(Base):
     lifecycle: Mapped[str | None] = mapped_column(String(63), index=True)
     owner_ref: Mapped[str | None] = mapped_column(String(REF_LENGTH), index=True)
     system_ref: Mapped[str | None] = mapped_column(String(REF_LENGTH), index=True)
+    visibility: Mapped[str] = mapped_column(String(16), default="internal", index=True)  # public|internal|private
     body: Mapped[dict] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_locations.id", ondelete="CASCADE"), index=True)
@@ -76,6 +77,27 @@ class EntityTag(Base):
 
     entity_id: Mapped[int] = mapped_column(ForeignKey("catalog_entities.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
+
+
+class EntityAccess(Base):
+    """The teams that may see a private entity (its owner always may)."""
+
+    __tablename__ = "catalog_entity_access"
+
+    entity_id: Mapped[int] = mapped_column(ForeignKey("catalog_entities.id", ondelete="CASCADE"), primary_key=True)
+    team_ref: Mapped[str] = mapped_column(String(REF_LENGTH), primary_key=True, index=True)
+
+
+class VisibilityOverride(Base):
+    """Visibility set in the portal; it wins over the catalog file's annotation and survives refreshes."""
+
+    __tablename__ = "catalog_visibility_overrides"
+
+    entity_ref: Mapped[str] = mapped_column(String(REF_LENGTH), primary_key=True)
+    visibility: Mapped[str] = mapped_column(String(16))
+    teams: Mapped[list] = mapped_column(JSON, default=list)
+    set_by: Mapped[str] = mapped_column(String(320))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Relation(Base):

@@ -1,0 +1,1 @@
+"""The audit trail: security-relevant events, chained by hash so tampering shows."""
