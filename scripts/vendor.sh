@@ -14,3 +14,4 @@ vendor() {  # vendor NPM_SPEC DEST_DIR FILE...
   echo "$spec" > "$dest/VERSION"
 }
 vendor htmx.org@2.0.11 htmx dist/htmx.min.js
+vendor @asyncapi/specs@6.11.1 ../../specs/schemas_asyncapi NOTICE schemas/2.0.0.json schemas/2.1.0.json schemas/2.2.0.json schemas/2.3.0.json schemas/2.4.0.json schemas/2.5.0.json schemas/2.6.0.json schemas/3.0.0.json schemas/3.1.0.json

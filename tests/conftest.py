@@ -108,3 +108,75 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(settings, run_background_tasks=False)) as test_client:
         yield test_client
+
+
+# --- Signing in as somebody ------------------------------------------------------------------------------
+
+
+def csrf_for(client: TestClient, settings: Settings) -> str:
+    """The CSRF token the portal expects from this browser (what its forms carry)."""
+    import hashlib
+    import hmac
+
+    from devhub.identity.deps import BROWSER_COOKIE, SESSION_COOKIE
+
+    subject = client.cookies.get(SESSION_COOKIE) or client.cookies.get(BROWSER_COOKIE) or ""
+    key = settings.resolved_secret_key.encode()
+    return hmac.new(key, f"csrf:{subject}".encode(), hashlib.sha256).hexdigest()
+
+
+def make_account(
+    db: Database,
+    settings: Settings,
+    email: str,
+    *,
+    admin: bool = False,
+    status: str = "approved",
+    teams: dict[str, str] | None = None,
+    password: str = "correct horse battery",
+):
+    """An account with memberships {team ref: member|owner}, straight through the identity service."""
+    from devhub.audit.service import SYSTEM
+    from devhub.identity import service
+
+    with db.session() as session:
+        user = service.create_user(session, settings, email=email, password=password, status=status)
+        user.is_admin = admin
+        for team, role in (teams or {}).items():
+            service.set_membership(session, user, team, role, SYSTEM)
+        return user.id
+
+
+def sign_in(client: TestClient, db: Database, settings: Settings, user_id: int) -> None:
+    """Give the test client a session cookie for this account."""
+    from devhub.audit.service import SYSTEM
+    from devhub.identity import service
+    from devhub.identity.deps import SESSION_COOKIE
+    from devhub.identity.models import User
+
+    with db.session() as session:
+        token = service.start_session(session, settings, session.get(User, user_id), SYSTEM, "pytest")
+    client.cookies.set(SESSION_COOKIE, token)
+
+
+def bearer(db: Database, settings: Settings, user_id: int, scopes=("read", "write", "admin")) -> dict[str, str]:
+    from devhub.audit.service import SYSTEM
+    from devhub.identity import service
+    from devhub.identity.models import User
+
+    with db.session() as session:
+        issued = service.create_token(session, settings, session.get(User, user_id), "pytest", list(scopes), 30, SYSTEM)
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+@pytest.fixture
+def admin_headers(db: Database, settings: Settings) -> dict[str, str]:
+    """A bearer token of a portal admin."""
+    return bearer(db, settings, make_account(db, settings, "root@example.com", admin=True))
+
+
+@pytest.fixture
+def admin_browser(client: TestClient, db: Database, settings: Settings):
+    """The test client signed in as an admin; call it with form data to add the CSRF token."""
+    sign_in(client, db, settings, make_account(db, settings, "admin@example.com", admin=True))
+    return lambda data=None: {**(data or {}), "csrf_token": csrf_for(client, settings)}

@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from devhub import __version__
 from devhub.db import Database
+from devhub.identity.deps import csrf_protect, get_principal
+from devhub.middleware import request_context
 from devhub.problems import install_handlers
 from devhub.settings import Settings, get_settings
 from devhub.web import PACKAGE_DIR
@@ -50,10 +53,21 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(csrf_protect), Depends(get_principal)],
     )
     app.state.settings = settings
     app.state.db = database
     install_handlers(app)
+    app.middleware("http")(request_context)
+    # Holds only the short-lived state, nonce and PKCE verifier of a single sign-on round trip.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key,
+        session_cookie="devhub_sso",
+        max_age=600,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     _include_routers(app)
     return app
@@ -65,19 +79,16 @@ def _include_routers(app: FastAPI) -> None:
     from devhub.docs import api as docs_api
     from devhub.docs import guide_views
     from devhub.docs import views as docs_views
+    from devhub.identity import api as identity_api
+    from devhub.identity import oidc
+    from devhub.identity import views as identity_views
     from devhub.search import api as search_api
     from devhub.search import views as search_views
     from devhub.specs import api as specs_api
     from devhub.specs import views as specs_views
     from devhub.system import api as system_api
 
-    for router in (system_api.router, catalog_api.router, specs_api.router, docs_api.router, search_api.router):
-        app.include_router(router)
-    for router in (
-        catalog_views.router,
-        specs_views.router,
-        docs_views.router,
-        guide_views.router,
-        search_views.router,
-    ):
-        app.include_router(router)
+    api_routers = (system_api, identity_api, catalog_api, specs_api, docs_api, search_api)
+    page_routers = (identity_views, oidc, catalog_views, specs_views, docs_views, guide_views, search_views)
+    for module in (*api_routers, *page_routers):
+        app.include_router(module.router)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from devhub.db import Database
+from devhub.identity.policy import OPERATOR
 from devhub.settings import Settings, get_settings
 
 app = typer.Typer(help="devhub: a developer portal in one pip install.", no_args_is_help=True)
@@ -221,7 +222,7 @@ def catalog_list(
     database = _database(get_settings())
     filters = CatalogFilters(kind=kind or [], owner=owner or [], tag=tag or [])
     with database.session() as session:
-        result = service.list_entities(session, filters, PageRequest(page=max(1, page), size=max(1, size)))
+        result = service.list_entities(session, filters, PageRequest(page=max(1, page), size=max(1, size)), OPERATOR)
         rows = [{"ref": e.ref, "title": e.title, "owner": e.owner_ref, "lifecycle": e.lifecycle} for e in result.items]
     database.dispose()
     if as_json:
@@ -256,9 +257,11 @@ def search(
 
 
 def _register_domain_commands() -> None:
+    from devhub.identity import cli as identity_cli
     from devhub.specs import cli as specs_cli
 
     specs_cli.register(app)
+    identity_cli.register(app)
 
 
 _register_domain_commands()

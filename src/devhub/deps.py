@@ -21,6 +21,11 @@ def get_db(request: Request) -> Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed when the route returns.
+
+    Always declared with `scope="function"`: FastAPI then commits before the response is sent, so a
+    browser that follows a redirect at once finds what the previous request wrote.
+    """
     with request.app.state.db.session() as session:
         yield session
 

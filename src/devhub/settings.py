@@ -67,7 +67,42 @@ class Settings(BaseSettings):
     git_timeout_seconds: int = Field(60, ge=1)
     http_timeout_seconds: float = Field(10.0, gt=0)
 
-    @field_validator("import_roots", "catalog_allowed_hosts", mode="before")
+    # Accounts and sign-in
+    signup_policy: str = Field(
+        "open",
+        pattern="^(open|invite|domains|closed)$",
+        description="Who may sign up: anyone, invited emails, allowed domains, or nobody.",
+    )
+    signup_allowed_domains: list[str] = Field(default_factory=list, description="For signup_policy=domains.")
+    signup_auto_approve: bool = Field(False, description="Approve new developers at once instead of by an admin.")
+    admin_emails: list[str] = Field(default_factory=list, description="Accounts with these emails are admins.")
+    session_hours: int = Field(12, ge=1, description="How long a sign-in lasts.")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins per email or IP before throttling.")
+    login_window_seconds: int = Field(900, ge=1, description="The window those failures are counted over.")
+    default_visibility: str = Field(
+        "internal",
+        pattern="^(public|internal|private)$",
+        description="Visibility of entities that do not set devhub.io/visibility.",
+    )
+    token_max_days: int = Field(365, ge=1, description="Longest lifetime of a personal access token.")
+    # Mail (no host: messages only land in the outbox, which admins read in the portal)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "devhub <devhub@localhost>"
+    # Single sign-on with OpenID Connect
+    oidc_issuer: str | None = Field(None, description="Issuer URL; discovery is read from it.")
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_groups_claim: str = Field("groups", description="Claim whose values name catalog Groups (teams).")
+    oidc_button_label: str = "Sign in with SSO"
+    # SCIM provisioning: the bearer token an identity provider presents
+    scim_token: str | None = Field(None, description="Bearer token for /scim/v2; SCIM is off when unset.")
+
+    @field_validator("import_roots", "catalog_allowed_hosts", "signup_allowed_domains", "admin_emails", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -94,6 +129,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'devhub.sqlite3'}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def resolved_secret_key(self) -> str:

@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from devhub import __version__
+from devhub.identity.deps import csrf_token
+from devhub.identity.policy import ANONYMOUS, can
 from devhub.markdown import render_markdown
 
 PACKAGE_DIR = Path(__file__).parent
@@ -43,9 +45,12 @@ templates.env.filters["markdown"] = render_markdown
 templates.env.filters["timeago"] = _timeago
 templates.env.globals["url_with"] = url_with
 templates.env.globals["devhub_version"] = __version__
+templates.env.globals["csrf_token"] = csrf_token
+templates.env.globals["can"] = can
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("principal", getattr(request.state, "principal", ANONYMOUS))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

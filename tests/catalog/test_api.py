@@ -14,6 +14,12 @@ from tests.conftest import FIXTURES
 ORG = str(FIXTURES / "org" / "catalog-info.yaml")
 
 
+@pytest.fixture(autouse=True)
+def as_admin(client, admin_headers):
+    """These tests exercise the API as an administrator; access rules have their own tests."""
+    client.headers.update(admin_headers)
+
+
 @pytest.fixture
 def imported(client):
     response = client.post("/api/v1/catalog/locations", json={"target": ORG})

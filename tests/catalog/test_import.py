@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from devhub.catalog import service
 from devhub.catalog.models import Entity, Relation
+from devhub.identity.policy import OPERATOR
 from devhub.search.models import SearchDocument
 from tests.conftest import FIXTURES
 
@@ -50,8 +51,8 @@ def test_org_imports_every_entity_with_relations_stored_both_ways(db, settings):
 def test_relations_are_queryable_from_both_ends(db, settings):
     import_path(db, settings, FIXTURES / "org" / "catalog-info.yaml")
     with db.session() as session:
-        team = service.relations_of(session, "group:default/payments")
-        api = service.relations_of(session, "api:default/payments-api")
+        team = service.relations_of(session, "group:default/payments", OPERATOR)
+        api = service.relations_of(session, "api:default/payments-api", OPERATOR)
 
     assert "component:default/payments-service" in [r.ref for r in team.of("ownerOf")]
     assert [r.ref for r in team.of("hasMember")] == ["user:default/bob"]

@@ -14,6 +14,13 @@ from tests.conftest import FIXTURES
 HTML = {"accept": "text/html"}
 
 
+@pytest.fixture(autouse=True)
+def as_admin(client, admin_browser):
+    """These tests look at the pages as an administrator (who sees everything); access rules are tested in
+    tests/identity. The CSRF header stands in for the hidden field every form carries."""
+    client.headers["x-csrf-token"] = admin_browser()["csrf_token"]
+
+
 def import_org(client) -> None:
     response = client.post("/locations", data={"target": str(FIXTURES / "org" / "catalog-info.yaml")})
     assert response.status_code == 200, response.text

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
+from devhub.audit.service import Actor
 from devhub.catalog import service
 from devhub.catalog.kinds import json_schemas
 from devhub.catalog.models import Entity, Location
@@ -25,9 +26,13 @@ from devhub.catalog.schemas import (
     LocationResult,
     RefreshOut,
     RelationOut,
+    VisibilityIn,
+    VisibilityOut,
     catalog_filters,
 )
 from devhub.deps import get_page, get_session, get_settings_dep
+from devhub.identity.deps import get_actor, get_principal
+from devhub.identity.policy import Principal, can, require
 from devhub.pagination import PageMeta, PageRequest
 from devhub.search.service import entity_url
 from devhub.settings import Settings
@@ -59,36 +64,55 @@ def _attrs(entity: Entity) -> dict[str, Any]:
 def list_entities(
     filters: CatalogFilters = Depends(catalog_filters),
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ) -> EntityList:
-    result = service.list_entities(session, filters, page)
+    require(viewer, "catalog.read")
+    if filters.location is not None:
+        require(viewer, "catalog.locations.read")
+    result = service.list_entities(session, filters, page, viewer)
     return EntityList(items=[summary(e) for e in result.items], meta=PageMeta.of(result))
 
 
 @router.get("/facets", summary="Filter values with counts, for the current filters")
-def facets(filters: CatalogFilters = Depends(catalog_filters), session: Session = Depends(get_session)) -> Facets:
-    found = service.facets(session, filters)
+def facets(
+    filters: CatalogFilters = Depends(catalog_filters),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+) -> Facets:
+    require(viewer, "catalog.read")
+    found = service.facets(session, filters, viewer)
     return Facets(facets={k: [FacetValue(value=v, count=n) for v, n in values] for k, values in found.items()})
 
 
 @router.get("/entities/{kind}/{namespace}/{name}", summary="One entity with its relations and errors")
-def get_entity(kind: str, namespace: str, name: str, session: Session = Depends(get_session)) -> EntityDetail:
-    entity = service.get_entity(session, kind, namespace, name)
-    relations = service.relations_of(session, entity.ref)
+def get_entity(
+    kind: str,
+    namespace: str,
+    name: str,
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+) -> EntityDetail:
+    require(viewer, "catalog.read")
+    entity = service.visible_entity(session, kind, namespace, name, viewer)
+    relations = service.relations_of(session, entity.ref, viewer)
+    admin = can(viewer, "catalog.locations.read")
     return EntityDetail.model_validate(
         {
             **_attrs(entity),
             "url": entity_url(entity),
-            "entity": entity.body,
+            "entity": service.redacted_body(session, entity, viewer),
             "relations": [
                 RelationOut(type=t, target=r.ref, exists=r.entity is not None)
                 for t, items in relations.by_type.items()
                 for r in items
             ],
-            "location_id": entity.location_id,
-            "source": entity.source,
-            "source_line": entity.source_line,
-            "errors": [ErrorOut.model_validate(e) for e in service.entity_errors(session, entity.ref)],
+            "visibility": entity.visibility,
+            # Where it was read from names the server's files and hosts: administrators only.
+            "location_id": entity.location_id if admin else None,
+            "source": entity.source if admin else None,
+            "source_line": entity.source_line if admin else None,
+            "errors": [ErrorOut.model_validate(e) for e in service.entity_errors(session, entity.ref)] if admin else [],
         }
     )
 
@@ -103,10 +127,12 @@ def related(
     name: str,
     relation: str,
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ) -> EntityList:
-    entity = service.get_entity(session, kind, namespace, name)
-    result = service.related_page(session, entity.ref, relation, page)
+    require(viewer, "catalog.read")
+    entity = service.visible_entity(session, kind, namespace, name, viewer)
+    result = service.related_page(session, entity.ref, relation, page, viewer)
     return EntityList(items=[summary(e) for e in result.items], meta=PageMeta.of(result))
 
 
@@ -115,8 +141,29 @@ def schemas() -> dict[str, Any]:
     return json_schemas()
 
 
+@router.put("/entities/{kind}/{namespace}/{name}/visibility", summary="Set who may see an entity")
+def set_visibility(
+    kind: str,
+    namespace: str,
+    name: str,
+    body: VisibilityIn,
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+) -> VisibilityOut:
+    entity = service.visible_entity(session, kind, namespace, name, viewer)
+    require(viewer, "entity.visibility.set", entity.owner_ref)
+    service.set_visibility(session, entity, body.visibility, body.teams, actor)
+    return VisibilityOut(visibility=entity.visibility, teams=service.access_teams(session, entity.id))
+
+
 @router.get("/locations", summary="Registered locations")
-def list_locations(page: PageRequest = Depends(get_page), session: Session = Depends(get_session)) -> LocationList:
+def list_locations(
+    page: PageRequest = Depends(get_page),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+) -> LocationList:
+    require(viewer, "catalog.locations.read")
     result = service.list_locations(session, page)
     return LocationList(items=[LocationOut.model_validate(loc) for loc in result.items], meta=PageMeta.of(result))
 
@@ -124,15 +171,21 @@ def list_locations(page: PageRequest = Depends(get_page), session: Session = Dep
 @router.post("/locations", status_code=201, summary="Import catalog files: register a location and read it now")
 def import_location(
     body: LocationIn,
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
 ) -> LocationResult:
-    location, report = service.register_location(session, settings, body.target, body.type, trusted=False)
+    require(viewer, "catalog.import")
+    location, report = service.register_location(session, settings, body.target, body.type, trusted=False, actor=actor)
     return _location_result(location, report)
 
 
 @router.get("/locations/{location_id}", summary="A location with its processing errors")
-def get_location(location_id: int, session: Session = Depends(get_session)) -> LocationDetail:
+def get_location(
+    location_id: int, session: Session = Depends(get_session, scope="function"), viewer: Principal = Depends(get_principal)
+) -> LocationDetail:
+    require(viewer, "catalog.locations.read")
     location = service.get_location(session, location_id)
     errors = [ErrorOut.model_validate(e) for e in service.location_errors(session, location_id)]
     return LocationDetail.model_validate({**LocationOut.model_validate(location).model_dump(), "errors": errors})
@@ -140,8 +193,12 @@ def get_location(location_id: int, session: Session = Depends(get_session)) -> L
 
 @router.post("/locations/{location_id}/refresh", summary="Read a location again now")
 def refresh_location(
-    location_id: int, session: Session = Depends(get_session), settings: Settings = Depends(get_settings_dep)
+    location_id: int,
+    session: Session = Depends(get_session, scope="function"),
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
 ) -> LocationResult:
+    require(viewer, "catalog.refresh")
     location = service.get_location(session, location_id)
     # The target was vetted when the location was registered; reading it again reads nothing new.
     report = service.refresh_location(session, settings, location, trusted=True)
@@ -149,8 +206,14 @@ def refresh_location(
 
 
 @router.delete("/locations/{location_id}", status_code=204, summary="Unregister a location and its entities")
-def delete_location(location_id: int, session: Session = Depends(get_session)) -> Response:
-    service.delete_location(session, location_id)
+def delete_location(
+    location_id: int,
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+) -> Response:
+    require(viewer, "catalog.locations.delete")
+    service.delete_location(session, location_id, actor=actor)
     return Response(status_code=204)
 
 

@@ -62,6 +62,7 @@ class ReadEntity:
     definition_files: dict[str, str] | None = None  # an API definition and the files it $refs, by path
     definition_path: str | None = None  # which of those is the definition itself
     docs_files: dict[str, str] | None = None  # the docs-as-code folder (techdocs-ref dir:), by relative path
+    visibility: Any = None  # set by the catalog service before writing (file annotation or portal override)
 
 
 @dataclass

@@ -102,6 +102,7 @@ class ErrorOut(BaseModel):
 
 class EntityDetail(EntitySummary):
     entity: dict[str, Any] = Field(description="The entity as read, with placeholders resolved.")
+    visibility: str = Field(description="public, internal or private.")
     relations: list[RelationOut]
     location_id: int | None
     source: str | None
@@ -163,3 +164,13 @@ class LocationDetail(LocationOut):
 class LocationList(BaseModel):
     items: list[LocationOut]
     meta: PageMeta
+
+
+class VisibilityIn(BaseModel):
+    visibility: str = Field(pattern="^(public|internal|private)$")
+    teams: list[str] = Field(default_factory=list, description="For private: teams that may see it, besides the owner.")
+
+
+class VisibilityOut(BaseModel):
+    visibility: str
+    teams: list[str]

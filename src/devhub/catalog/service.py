@@ -17,9 +17,19 @@ from sqlalchemy.orm import Session
 
 from devhub.catalog import ingest
 from devhub.catalog.kinds import RefError, parse_ref
-from devhub.catalog.models import CatalogState, Entity, EntityTag, Location, ProcessingError, Relation
+from devhub.catalog.models import (
+    CatalogState,
+    Entity,
+    EntityAccess,
+    EntityTag,
+    Location,
+    ProcessingError,
+    Relation,
+    VisibilityOverride,
+)
 from devhub.catalog.schemas import FACET_FIELDS, CatalogFilters
 from devhub.db import utcnow
+from devhub.identity.policy import Principal, entity_visible, visible_entities
 from devhub.pagination import Page, PageRequest
 from devhub.problems import BadRequest, NotFound, Problem
 from devhub.search import service as search
@@ -89,7 +99,13 @@ def guess_location_type(target: str) -> str:
 
 
 def register_location(
-    session: Session, settings: Settings, target: str, location_type: str | None = None, *, trusted: bool
+    session: Session,
+    settings: Settings,
+    target: str,
+    location_type: str | None = None,
+    *,
+    trusted: bool,
+    actor=None,
 ) -> tuple[Location, RefreshReport]:
     """Register a location (or find the one already registered) and read it now."""
     location_type = location_type or guess_location_type(target)
@@ -105,6 +121,17 @@ def register_location(
         session.delete(location)
         session.flush()
         raise Problem(422, "Location could not be read", report.failed)
+    if actor is not None:
+        from devhub.audit import service as audit
+
+        audit.record(
+            session,
+            actor,
+            "catalog.import",
+            f"{location.type}:{location.target}",
+            added=report.added,
+            errors=report.errors,
+        )
     return location, report
 
 
@@ -123,7 +150,7 @@ def refresh_location(session: Session, settings: Settings, location: Location, *
         location.next_refresh_at = _next_refresh(settings)
         session.flush()
         return report
-    apply_read(session, location, result, report)
+    apply_read(session, location, result, report, default_visibility=settings.default_visibility)
     location.status = "error" if result.errors else "ok"
     location.last_error = None
     location.last_refresh_at = now
@@ -138,7 +165,37 @@ def _next_refresh(settings: Settings):
     return utcnow() + timedelta(seconds=settings.catalog_refresh_seconds)
 
 
-def apply_read(session: Session, location: Location, result: ingest.ReadResult, report: RefreshReport) -> None:
+VISIBILITY_ANNOTATION = "devhub.io/visibility"
+VISIBLE_TO_ANNOTATION = "devhub.io/visible-to"
+VISIBILITIES = ("public", "internal", "private")
+
+
+@dataclass
+class Visibility:
+    level: str
+    teams: list[str]
+
+
+def _visibility(item: ingest.ReadEntity, default: str, override: VisibilityOverride | None) -> Visibility:
+    """Portal override first, then the file's annotations, then the default."""
+    if override is not None:
+        return Visibility(override.visibility, list(override.teams or []))
+    annotations = item.entity.data.get("metadata", {}).get("annotations", {})
+    level = str(annotations.get(VISIBILITY_ANNOTATION, default)).strip().lower()
+    teams = []
+    for name in str(annotations.get(VISIBLE_TO_ANNOTATION, "")).split(","):
+        if name.strip():
+            teams.append(_normalise_ref(name.strip(), "group"))
+    return Visibility(level if level in VISIBILITIES else "private", teams)
+
+
+def apply_read(
+    session: Session,
+    location: Location,
+    result: ingest.ReadResult,
+    report: RefreshReport,
+    default_visibility: str = "internal",
+) -> None:
     errors = list(result.errors)
     existing = {
         ref: (entity_id, content_hash, location_id)
@@ -149,6 +206,9 @@ def apply_read(session: Session, location: Location, result: ingest.ReadResult, 
         )
     }
     incoming = _drop_conflicts(session, location, result.entities, existing, errors)
+    overrides = {o.entity_ref: o for o in session.scalars(select(VisibilityOverride))}
+    for item in incoming:
+        item.visibility = _visibility(item, default_visibility, overrides.get(item.entity.ref))
     now = utcnow()
     new_rows, changed_rows = [], []
     for item in incoming:
@@ -247,6 +307,7 @@ def _columns(item: ingest.ReadEntity) -> dict:
         "spec_type": str(spec["type"])[:63] if isinstance(spec.get("type"), str) else None,
         "lifecycle": str(spec["lifecycle"])[:63] if isinstance(spec.get("lifecycle"), str) else None,
         "owner_ref": entity.spec_ref("owner", "group"),
+        "visibility": item.visibility.level if getattr(item, "visibility", None) else "internal",
         "system_ref": entity.spec_ref("system", "system"),
         "body": entity.data,
         "content_hash": item.content_hash,
@@ -258,8 +319,9 @@ def _columns(item: ingest.ReadEntity) -> dict:
 def _insert_entities(session, location, rows: list[ingest.ReadEntity], now) -> list[int]:
     ids: list[int] = []
     for chunk in _chunks(rows):
+        location_id = location.id if location is not None else None
         values = [
-            {**_columns(item), "location_id": location.id, "created_at": now, "updated_at": now} for item in chunk
+            {**_columns(item), "location_id": location_id, "created_at": now, "updated_at": now} for item in chunk
         ]
         result = session.execute(insert(Entity).returning(Entity.id, sort_by_parameter_order=True), values)
         ids.extend(result.scalars().all())
@@ -278,6 +340,15 @@ def _replace_relations_and_tags(session, written: list[tuple[int, ingest.ReadEnt
     for chunk in _chunks(ids):
         session.execute(delete(Relation).where(Relation.origin_id.in_(chunk)))
         session.execute(delete(EntityTag).where(EntityTag.entity_id.in_(chunk)))
+        session.execute(delete(EntityAccess).where(EntityAccess.entity_id.in_(chunk)))
+    access = [
+        {"entity_id": entity_id, "team_ref": team}
+        for entity_id, item in written
+        if getattr(item, "visibility", None)
+        for team in dict.fromkeys(item.visibility.teams)
+    ]
+    for chunk in _chunks(access, 2000):
+        session.execute(insert(EntityAccess), list(chunk))
     relations = [
         {"source_ref": s, "type": t, "target_ref": d, "origin_id": entity_id}
         for entity_id, item in written
@@ -300,6 +371,78 @@ def _reindex(session, entity_ids: list[int]) -> None:
         search.index_entities(session, list(entities))
 
 
+def put_managed_entity(session: Session, data: dict, managed_by: str) -> Entity:
+    """Create or replace one entity that no location provides (e.g. a team provisioned through SCIM).
+
+    It is validated like a file's entity; `managed_by` is recorded as its source. An entity that a
+    location provides cannot be replaced this way (409).
+    """
+    from devhub.catalog.kinds import validate_entity
+
+    validated = validate_entity(data)
+    if isinstance(validated, list):
+        raise BadRequest("; ".join(p.describe() for p in validated))
+    ingest._annotate(validated, f"{managed_by}:{validated.ref}", managed_by)
+    item = ingest.ReadEntity(validated, f"{managed_by}:{validated.ref}", 0, "")
+    item.content_hash = ingest._content_hash(validated, item.source, 0, item)
+    item.visibility = _visibility(item, "internal", session.get(VisibilityOverride, validated.ref))
+    existing = session.scalar(select(Entity).where(Entity.ref == validated.ref))
+    now = utcnow()
+    if existing is not None and existing.location_id is not None:
+        raise Problem(409, "Conflict", f"{validated.ref} comes from catalog location {existing.location_id}")
+    if existing is None:
+        (entity_id,) = _insert_entities(session, None, [item], now)
+    else:
+        entity_id = existing.id
+        _update_entities(session, [(entity_id, item)], now)
+    _replace_relations_and_tags(session, [(entity_id, item)])
+    _reindex(session, [entity_id])
+    bump_catalog_version(session)
+    session.expire_all()
+    return session.get(Entity, entity_id)
+
+
+def set_visibility(session: Session, entity: Entity, visibility: str, teams: list[str], actor) -> None:
+    """Set an entity's visibility in the portal; it wins over the file's annotation from now on."""
+    from devhub.audit import service as audit
+
+    if visibility not in VISIBILITIES:
+        raise BadRequest(f"visibility must be one of {', '.join(VISIBILITIES)}")
+    team_refs = list(dict.fromkeys(_normalise_ref(team, "group") for team in teams if team.strip()))
+    if visibility != "private" and team_refs:
+        raise BadRequest("teams are named only for private visibility")
+    override = session.get(VisibilityOverride, entity.ref)
+    previous = entity.visibility
+    if override is None:
+        override = VisibilityOverride(entity_ref=entity.ref, visibility=visibility, teams=team_refs, set_by=actor.name)
+        session.add(override)
+    else:
+        override.visibility, override.teams, override.set_by, override.set_at = (
+            visibility,
+            team_refs,
+            actor.name,
+            utcnow(),
+        )
+    entity.visibility = visibility
+    session.execute(delete(EntityAccess).where(EntityAccess.entity_id == entity.id))
+    for team in team_refs:
+        session.add(EntityAccess(entity_id=entity.id, team_ref=team))
+    session.flush()
+    bump_catalog_version(session)
+    audit.record(
+        session, actor, "entity.visibility", entity.ref, previous=previous, visibility=visibility, teams=team_refs
+    )
+
+
+def delete_managed_entity(session: Session, ref: str) -> None:
+    entity = session.scalar(select(Entity).where(Entity.ref == ref, Entity.location_id.is_(None)))
+    if entity is None:
+        raise NotFound(f"{ref} is not a portal-managed entity")
+    session.delete(entity)
+    session.flush()
+    bump_catalog_version(session)
+
+
 def list_locations(session: Session, page: PageRequest) -> Page[Location]:
     total = session.scalar(select(func.count()).select_from(Location)) or 0
     items = session.scalars(select(Location).order_by(Location.id).offset(page.offset).limit(page.size)).all()
@@ -318,11 +461,17 @@ def location_errors(session: Session, location_id: int) -> list[ProcessingError]
     return list(session.scalars(query.order_by(ProcessingError.source, ProcessingError.line)).all())
 
 
-def delete_location(session: Session, location_id: int) -> None:
+def delete_location(session: Session, location_id: int, actor=None) -> None:
     """Unregister a location; its entities go with it."""
-    session.delete(get_location(session, location_id))
+    location = get_location(session, location_id)
+    target = f"{location.type}:{location.target}"
+    session.delete(location)
     session.flush()
     bump_catalog_version(session)
+    if actor is not None:
+        from devhub.audit import service as audit
+
+        audit.record(session, actor, "catalog.location_delete", target)
 
 
 def due_locations(session: Session) -> list[int]:
@@ -397,31 +546,35 @@ SORTS = {
 }
 
 
-def list_entities(session: Session, filters: CatalogFilters, page: PageRequest) -> Page[Entity]:
-    clauses = _filter_clauses(session, filters)
+def list_entities(session: Session, filters: CatalogFilters, page: PageRequest, viewer: Principal) -> Page[Entity]:
+    clauses = [*_filter_clauses(session, filters), visible_entities(viewer)]
     total = session.scalar(select(func.count()).select_from(Entity).where(*clauses)) or 0
     order = SORTS.get(filters.sort, SORTS["name"])
     query = select(Entity).where(*clauses).order_by(*order, Entity.id).offset(page.offset).limit(page.size)
     return Page(list(session.scalars(query).all()), total, page)
 
 
-def facets(session: Session, filters: CatalogFilters, limit: int = 50) -> dict[str, list[tuple[str, int]]]:
+def facets(
+    session: Session, filters: CatalogFilters, viewer: Principal, limit: int = 50
+) -> dict[str, list[tuple[str, int]]]:
     """Values of each filter with counts, each counted with the other filters applied.
 
     Seven GROUP BY queries cost tens of milliseconds at 10,000 entities, and the catalog changes only
     when a location is read; so counts are cached per process, keyed by the catalog's version token.
     """
-    key = (str(session.get_bind().url), catalog_version(session), repr(filters), limit)
+    key = (str(session.get_bind().url), catalog_version(session), repr(filters), viewer.visibility_key, limit)
     cached = _facet_cache.get(key)
     if cached is None:
-        cached = _compute_facets(session, filters, limit)
+        cached = _compute_facets(session, filters, viewer, limit)
         if len(_facet_cache) >= FACET_CACHE_SIZE:
             _facet_cache.clear()
         _facet_cache[key] = cached
     return cached
 
 
-def _compute_facets(session: Session, filters: CatalogFilters, limit: int) -> dict[str, list[tuple[str, int]]]:
+def _compute_facets(
+    session: Session, filters: CatalogFilters, viewer: Principal, limit: int
+) -> dict[str, list[tuple[str, int]]]:
     columns = {
         "kind": Entity.kind,
         "type": Entity.spec_type,
@@ -431,8 +584,11 @@ def _compute_facets(session: Session, filters: CatalogFilters, limit: int) -> di
         "namespace": Entity.namespace,
     }
     out: dict[str, list[tuple[str, int]]] = {}
+    unrestricted = viewer.is_admin and viewer.signed_in
     for name in FACET_FIELDS:
         clauses = _filter_clauses(session, filters, skip=name)
+        if not unrestricted:
+            clauses.append(visible_entities(viewer))
         if name == "tag":
             count = func.count(EntityTag.entity_id)
             query = select(EntityTag.tag, count).group_by(EntityTag.tag)
@@ -444,15 +600,75 @@ def _compute_facets(session: Session, filters: CatalogFilters, limit: int) -> di
             query = select(column, count).where(column.is_not(None), *clauses).group_by(column)
         rows = session.execute(query.order_by(count.desc(), query.selected_columns[0]).limit(limit)).all()
         out[name] = [(str(value), int(n)) for value, n in rows]
+    for name in ("owner", "system"):  # these values are entity refs: never name one the viewer may not see
+        hidden = hidden_refs(session, [value for value, _ in out[name]], viewer)
+        out[name] = [(value, n) for value, n in out[name] if value not in hidden]
     return out
 
 
+def hidden_refs(session: Session, refs: Iterable[str], viewer: Principal) -> set[str]:
+    """Of these refs, those naming entities in the catalog that the viewer may not see."""
+    refs = list(dict.fromkeys(refs))
+    if not refs or (viewer.is_admin and viewer.signed_in):
+        return set()
+    hidden: set[str] = set()
+    for chunk in _chunks(refs):
+        known = select(Entity.ref).where(Entity.ref.in_(chunk))
+        visible = set(session.scalars(known.where(visible_entities(viewer))))
+        hidden |= set(session.scalars(known)) - visible
+    return hidden
+
+
+def redacted_body(session: Session, entity: Entity, viewer: Principal) -> dict:
+    """The entity's body without references to entities the viewer may not see (relation fields of spec)."""
+    from devhub.catalog.kinds import RELATION_RULES
+
+    body = entity.body
+    spec = body.get("spec")
+    rules = RELATION_RULES.get(entity.kind.lower(), [])
+    if not isinstance(spec, dict) or not rules:
+        return body
+    fields = {rule.field: rule.default_kind for rule in rules if rule.field in spec}
+    named = {
+        name: [
+            (value, _normalise_ref(value, kind or "component"))
+            for value in (spec[name] if isinstance(spec[name], list) else [spec[name]])
+            if isinstance(value, str)
+        ]
+        for name, kind in fields.items()
+    }
+    hidden = hidden_refs(session, [ref for pairs in named.values() for _, ref in pairs], viewer)
+    if not hidden:
+        return body
+    clean_spec = dict(spec)
+    for name, pairs in named.items():
+        kept = [value for value, ref in pairs if ref not in hidden]
+        if isinstance(spec[name], list):
+            clean_spec[name] = kept
+        elif not kept:
+            clean_spec.pop(name)
+    return {**body, "spec": clean_spec}
+
+
 def get_entity(session: Session, kind: str, namespace: str, name: str) -> Entity:
+    """Any entity, visible or not: for internal use. Routes use `visible_entity`."""
     ref = f"{kind}:{namespace}/{name}".lower()
     entity = session.scalar(select(Entity).where(Entity.ref == ref))
     if entity is None:
         raise NotFound(f"{ref} is not in the catalog")
     return entity
+
+
+def visible_entity(session: Session, kind: str, namespace: str, name: str, viewer: Principal) -> Entity:
+    """The entity if the viewer may see it; otherwise the same 404 as for one that does not exist."""
+    entity = get_entity(session, kind, namespace, name)
+    if not entity_visible(viewer, entity, set(access_teams(session, entity.id))):
+        raise NotFound(f"{entity.ref} is not in the catalog")
+    return entity
+
+
+def access_teams(session: Session, entity_id: int) -> list[str]:
+    return list(session.scalars(select(EntityAccess.team_ref).where(EntityAccess.entity_id == entity_id)))
 
 
 def get_entity_by_ref(session: Session, ref: str) -> Entity:
@@ -483,10 +699,13 @@ class Relations:
         return [item for t in types for item in self.by_type.get(t, [])]
 
 
-def relations_of(session: Session, ref: str) -> Relations:
+def relations_of(session: Session, ref: str, viewer: Principal) -> Relations:
+    """Relations from `ref`; targets the viewer may not see are left out (their names never show)."""
     rows = session.execute(
         select(Relation.type, Relation.target_ref).where(Relation.source_ref == ref).distinct()
     ).all()
+    hidden = hidden_refs(session, {target for _, target in rows}, viewer)
+    rows = [(relation_type, target) for relation_type, target in rows if target not in hidden]
     targets = {target for _, target in rows}
     entities = entities_by_ref(session, targets)
     grouped: dict[str, list[RelatedEntity]] = defaultdict(list)
@@ -508,11 +727,11 @@ def entity_errors(session: Session, ref: str) -> list[ProcessingError]:
 
 
 def related_page(
-    session: Session, ref: str, relation_type: str, page: PageRequest, kind: str | None = None
+    session: Session, ref: str, relation_type: str, page: PageRequest, viewer: Principal, kind: str | None = None
 ) -> Page[Entity]:
     """Entities at the other end of one relation type (for example all that a team owns), paginated."""
     targets = select(Relation.target_ref).where(Relation.source_ref == ref, Relation.type == relation_type)
-    clauses = [Entity.ref.in_(targets)]
+    clauses = [Entity.ref.in_(targets), visible_entities(viewer)]
     if kind:
         clauses.append(func.lower(Entity.kind) == kind.lower())
     total = session.scalar(select(func.count()).select_from(Entity).where(*clauses)) or 0
@@ -520,13 +739,23 @@ def related_page(
     return Page(list(session.scalars(query.offset(page.offset).limit(page.size)).all()), total, page)
 
 
-def kind_counts(session: Session) -> list[tuple[str, int]]:
-    rows = session.execute(select(Entity.kind, func.count()).group_by(Entity.kind).order_by(func.count().desc()))
+def kind_counts(session: Session, viewer: Principal) -> list[tuple[str, int]]:
+    query = select(Entity.kind, func.count()).where(visible_entities(viewer)).group_by(Entity.kind)
+    rows = session.execute(query.order_by(func.count().desc()))
     return [(kind, count) for kind, count in rows]
 
 
-def recently_changed(session: Session, limit: int = 10) -> list[Entity]:
-    return list(session.scalars(select(Entity).order_by(Entity.updated_at.desc(), Entity.id.desc()).limit(limit)))
+def recently_changed(session: Session, viewer: Principal, limit: int = 10) -> list[Entity]:
+    query = select(Entity).where(visible_entities(viewer)).order_by(Entity.updated_at.desc(), Entity.id.desc())
+    return list(session.scalars(query.limit(limit)))
+
+
+def owned_by_teams(session: Session, viewer: Principal, limit: int = 10) -> list[Entity]:
+    """What the viewer's teams own: the home page's "my team" list."""
+    if not viewer.teams:
+        return []
+    query = select(Entity).where(Entity.owner_ref.in_(sorted(viewer.teams)), visible_entities(viewer))
+    return list(session.scalars(query.order_by(Entity.kind, Entity.sort_key).limit(limit)))
 
 
 @dataclass
@@ -536,7 +765,7 @@ class TeamSummary:
     members: int
 
 
-def team_summaries(session: Session, limit: int = 12) -> list[TeamSummary]:
+def team_summaries(session: Session, viewer: Principal, limit: int = 12) -> list[TeamSummary]:
     """Groups with what they own, most-owning first: the home page's "who owns what"."""
     owned = func.count(func.distinct(Relation.target_ref))
     rows = session.execute(
@@ -546,7 +775,8 @@ def team_summaries(session: Session, limit: int = 12) -> list[TeamSummary]:
         .order_by(owned.desc())
         .limit(limit)
     ).all()
-    entities = entities_by_ref(session, [ref for ref, _ in rows])
+    hidden = hidden_refs(session, [ref for ref, _ in rows], viewer)
+    entities = entities_by_ref(session, [ref for ref, _ in rows if ref not in hidden])
     members = dict(
         session.execute(
             select(Relation.source_ref, func.count(func.distinct(Relation.target_ref)))

@@ -6,9 +6,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
+from devhub.audit.service import Actor
 from devhub.catalog import service
 from devhub.catalog.schemas import SORT_CHOICES, CatalogFilters, catalog_filters
 from devhub.deps import get_page, get_session, get_settings_dep
+from devhub.identity.deps import get_actor, get_principal
+from devhub.identity.policy import Principal, can, require
 from devhub.pagination import PageRequest
 from devhub.problems import Problem
 from devhub.settings import Settings
@@ -28,13 +31,14 @@ FACET_LABELS = {
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: Session = Depends(get_session)):
+def home(request: Request, session: Session = Depends(get_session, scope="function"), viewer: Principal = Depends(get_principal)):
     return render(
         request,
         "home.html",
-        recent=service.recently_changed(session, limit=8),
-        teams=service.team_summaries(session),
-        kind_counts=service.kind_counts(session),
+        recent=service.recently_changed(session, viewer, limit=8),
+        teams=service.team_summaries(session, viewer),
+        kind_counts=service.kind_counts(session, viewer),
+        mine=service.owned_by_teams(session, viewer, limit=10),
     )
 
 
@@ -43,14 +47,17 @@ def catalog_list(
     request: Request,
     filters: CatalogFilters = Depends(catalog_filters),
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ):
+    if filters.location is not None:
+        require(viewer, "catalog.locations.read")
     return render(
         request,
         "catalog/list.html",
-        page=service.list_entities(session, filters, page),
+        page=service.list_entities(session, filters, page, viewer),
         filters=filters,
-        facets=service.facets(session, filters),
+        facets=service.facets(session, filters, viewer),
         facet_labels=FACET_LABELS,
         sort_choices=SORT_CHOICES,
     )
@@ -63,29 +70,58 @@ def entity_page(
     kind: str,
     name: str,
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ):
-    entity = service.get_entity(session, kind, namespace, name)
-    relations = service.relations_of(session, entity.ref)
+    entity = service.visible_entity(session, kind, namespace, name, viewer)
+    relations = service.relations_of(session, entity.ref, viewer)
+    admin = can(viewer, "catalog.locations.read")
+    body = service.redacted_body(session, entity, viewer)
     context = {
         "entity": entity,
         "relations": relations,
-        "errors": service.entity_errors(session, entity.ref),
-        "metadata": entity.body.get("metadata", {}),
-        "spec": entity.body.get("spec") or {},
+        "errors": service.entity_errors(session, entity.ref) if admin else [],
+        "show_source": admin,
+        "metadata": body.get("metadata", {}),
+        "spec": body.get("spec") or {},
+        "can_set_visibility": can(viewer, "entity.visibility.set", entity.owner_ref),
+        "access_teams": service.access_teams(session, entity.id),
     }
     kind_key = entity.kind.lower()
     if kind_key == "group":
-        context["owned"] = service.related_page(session, entity.ref, "ownerOf", page)
+        context["owned"] = service.related_page(session, entity.ref, "ownerOf", page, viewer)
         return render(request, "catalog/team.html", **context)
     if kind_key in ("system", "domain"):
-        context["parts"] = service.related_page(session, entity.ref, "hasPart", page)
+        context["parts"] = service.related_page(session, entity.ref, "hasPart", page, viewer)
         return render(request, "catalog/system.html", **context)
     return render(request, "catalog/entity.html", **context)
 
 
+@router.post("/catalog/{namespace}/{kind}/{name}/visibility")
+def set_visibility(
+    namespace: str,
+    kind: str,
+    name: str,
+    visibility: str = Form(...),
+    teams: str = Form(""),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    entity = service.visible_entity(session, kind, namespace, name, viewer)
+    require(viewer, "entity.visibility.set", entity.owner_ref)
+    service.set_visibility(session, entity, visibility, teams.split(","), actor)
+    return RedirectResponse(f"/catalog/{entity.namespace}/{entity.kind.lower()}/{entity.name}", status_code=303)
+
+
 @router.get("/locations", response_class=HTMLResponse)
-def locations(request: Request, page: PageRequest = Depends(get_page), session: Session = Depends(get_session)):
+def locations(
+    request: Request,
+    page: PageRequest = Depends(get_page),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+):
+    require(viewer, "catalog.locations.read")
     return render(
         request, "catalog/locations.html", page=service.list_locations(session, page), form_error=None, target=""
     )
@@ -95,11 +131,14 @@ def locations(request: Request, page: PageRequest = Depends(get_page), session: 
 def import_location(
     request: Request,
     target: str = Form("", max_length=2048),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
 ):
+    require(viewer, "catalog.import")
     try:
-        location, _ = service.register_location(session, settings, target, None, trusted=False)
+        location, _ = service.register_location(session, settings, target, None, trusted=False, actor=actor)
     except Problem as exc:
         session.rollback()
         page = service.list_locations(session, PageRequest(1, settings.page_size))
@@ -119,10 +158,12 @@ def location_page(
     request: Request,
     location_id: int,
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ):
+    require(viewer, "catalog.locations.read")
     location = service.get_location(session, location_id)
-    entities = service.list_entities(session, CatalogFilters(location=location_id, sort="kind"), page)
+    entities = service.list_entities(session, CatalogFilters(location=location_id, sort="kind"), page, viewer)
     return render(
         request,
         "catalog/location.html",
@@ -134,14 +175,24 @@ def location_page(
 
 @router.post("/locations/{location_id}/refresh")
 def refresh_location(
-    location_id: int, session: Session = Depends(get_session), settings: Settings = Depends(get_settings_dep)
+    location_id: int,
+    session: Session = Depends(get_session, scope="function"),
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
 ):
+    require(viewer, "catalog.refresh")
     location = service.get_location(session, location_id)
     service.refresh_location(session, settings, location, trusted=True)
     return RedirectResponse(f"/locations/{location_id}", status_code=303)
 
 
 @router.post("/locations/{location_id}/delete")
-def delete_location(location_id: int, session: Session = Depends(get_session)):
-    service.delete_location(session, location_id)
+def delete_location(
+    location_id: int,
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    require(viewer, "catalog.locations.delete")
+    service.delete_location(session, location_id, actor=actor)
     return RedirectResponse("/locations", status_code=303)

@@ -1,5 +1,98 @@
-"""Guides JSON API under /api/v1/docs."""
+"""Guides JSON API under /api/v1/docs: list, read, write (portal guides) and delete."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from devhub.deps import get_page, get_session
+from devhub.docs import service
+from devhub.docs.schemas import GuideDetail, GuideIn, GuideList, GuideSummary
+from devhub.pagination import Page as ListPage
+from devhub.pagination import PageMeta, PageRequest
 
 router = APIRouter(prefix="/api/v1/docs", tags=["docs"])
+
+PROBLEMS = {404: {"description": "The entity is not in the catalog, or has no such guide."}}
+WRITE_PROBLEMS = {
+    **PROBLEMS,
+    409: {"description": "The guide is read from a folder (techdocs or next to the definition): read-only."},
+    422: {"description": "Invalid slug, title, body or position; `errors` names each field."},
+}
+
+
+def author_of(request: Request) -> str | None:
+    """Who is writing: the signed-in principal's email (set by the identity layer on `request.state`)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and getattr(principal, "user_id", None) is not None:
+        email = getattr(principal, "email", None)
+        if isinstance(email, str) and email:
+            return email
+    return None
+
+
+@router.get(
+    "/{namespace}/{kind}/{name}/guides",
+    summary="List an entity's guides in reading order",
+    responses=PROBLEMS,
+)
+def list_guides(
+    namespace: str,
+    kind: str,
+    name: str,
+    page: PageRequest = Depends(get_page),
+    session: Session = Depends(get_session, scope="function"),
+) -> GuideList:
+    entity = service.get_entity(session, namespace, kind, name)
+    guides = service.list_guides(session, entity.ref)
+    result = ListPage(guides[page.offset : page.offset + page.size], len(guides), page)
+    return GuideList(items=[GuideSummary.of(g) for g in result.items], meta=PageMeta.of(result))
+
+
+@router.get(
+    "/{namespace}/{kind}/{name}/guides/{slug:path}",
+    summary="One guide: its markdown and its rendered, sanitised HTML",
+    responses=PROBLEMS,
+)
+def get_guide(namespace: str, kind: str, name: str, slug: str, session: Session = Depends(get_session, scope="function")) -> GuideDetail:
+    entity = service.get_entity(session, namespace, kind, name)
+    guide = service.get_guide(session, entity.ref, slug)
+    return GuideDetail.of_guide(guide, service.list_guides(session, entity.ref))
+
+
+@router.put(
+    "/{namespace}/{kind}/{name}/guides/{slug:path}",
+    summary="Write a guide (create or replace); 201 when it is new",
+    responses={201: {"description": "Created."}, **WRITE_PROBLEMS},
+)
+def put_guide(
+    namespace: str,
+    kind: str,
+    name: str,
+    slug: str,
+    guide_in: GuideIn,
+    request: Request,
+    response: Response,
+    session: Session = Depends(get_session, scope="function"),
+) -> GuideDetail:
+    entity = service.get_entity(session, namespace, kind, name)
+    existed = service.find_guide(session, entity.ref, slug) is not None
+    guide = service.save_guide(
+        session, entity.ref, slug, guide_in.title, guide_in.body, guide_in.position, author_of(request)
+    )
+    if not existed:
+        response.status_code = 201
+        response.headers["Location"] = f"{service.api_docs_url(entity.ref)}/{slug}"
+    return GuideDetail.of_guide(guide, service.list_guides(session, entity.ref))
+
+
+@router.delete(
+    "/{namespace}/{kind}/{name}/guides/{slug:path}",
+    summary="Delete a guide written in the portal",
+    status_code=204,
+    responses=WRITE_PROBLEMS,
+)
+def delete_guide(namespace: str, kind: str, name: str, slug: str, session: Session = Depends(get_session, scope="function")) -> Response:
+    entity = service.get_entity(session, namespace, kind, name)
+    service.delete_guide(session, entity.ref, slug)
+    return Response(status_code=204)

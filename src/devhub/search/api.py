@@ -30,7 +30,7 @@ def search(
     owner: list[str] = Query([], description="Only these owners (repeatable), e.g. `group:default/team-a`."),
     tag: list[str] = Query([], description="Only documents with all of these tags (repeatable)."),
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> SearchResponse:
     if len(q) > service.MAX_QUERY_LENGTH:
         raise BadRequest(

@@ -4,25 +4,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from devhub.pagination import Page, PageMeta, PageRequest
 
 FACET_NAMES = ("kind", "owner", "tag")
+DOC_TYPES = ("entity", "operation", "guide")
 
 
 class SearchHit(BaseModel):
     """One matched document, ready to show: no further look-ups needed."""
 
-    ref: str = Field(description="Entity reference, e.g. `component:default/payments-api`.")
-    kind: str = Field(description="Lowercase kind, e.g. `component`.")
-    name: str
+    ref: str = Field(
+        description="Entity reference, e.g. `component:default/payments-api`: the entity itself, the API an "
+        "operation belongs to, or the entity a guide is about."
+    )
+    kind: str = Field(description="Lowercase kind, e.g. `component`; `operation` and `guide` for those documents.")
+    name: str = Field(description="Entity name, operationId (else `METHOD /path`), or guide slug.")
     title: str = Field("", description="Display title; empty when the entity has none.")
     owner_ref: str | None = None
-    url: str = Field(description="Path of the document's page in the portal.")
+    url: str = Field(description="Path of the document's page in the portal (an operation's anchor page).")
     snippet: str = Field("", description="Plain-text excerpt of the description around the first match.")
-    doc_type: str = Field("entity", description="What the document is; `entity` for catalog entities.")
+    doc_type: str = Field("entity", description="What the document is: `entity`, `operation` or `guide`.")
     tags: list[str] = Field(default_factory=list)
+    method: str | None = Field(None, description="Operations only: the HTTP method (upper case) or AsyncAPI action.")
+    path: str | None = Field(None, description="Operations only: the path or channel.")
+
+    @model_serializer(mode="wrap")
+    def _drop_operation_fields(self, handler):
+        """`method` and `path` appear only on operation hits."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("method", "path"):
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
 
 
 class FacetCount(BaseModel):

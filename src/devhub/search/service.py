@@ -12,46 +12,70 @@ Matching is part-of-word and back-end specific, ranking is the same everywhere:
 
 Filters: any of the given kinds, any of the given owners, all of the given tags. Facets of `kind` and
 `owner` are counted with every filter but their own (so choosing one kind still shows the others'
-counts); `tag` is counted with every filter applied, top 20. Tags come from `catalog_entity_tags`,
-so documents that are not entities have none.
+counts); `tag` is counted with every filter applied, top 20.
+
+Three kinds of documents (`doc_type`):
+
+* `entity`: a catalog entity (`index_entities`). Its tags are filtered and counted through
+  `catalog_entity_tags`; the `tags` column holds them space-separated, for display.
+* `operation`: an operation of the latest published version of an API (`index_spec_version`), kind
+  `operation`, `ref` the API's ref, `entity_id` the API entity when it is in the catalog. Its `text` is
+  `"METHOD path"`, a newline, then the description as plain text (the hit shows both apart).
+* `guide`: a guide page of an entity (`index_guides`), kind `guide`, `ref` the entity's ref.
+
+Operations and guides keep their tags in the `tags` column as a JSON array (OpenAPI tags may hold spaces),
+read with `json_each` (SQLite) or `json_array_elements_text` (PostgreSQL) for the tag filter and facet.
+Re-indexing an entity replaces only its `entity` document, and refreshes the owner of the operations and
+guides hanging off it (restoring them when the entity was re-created).
 
 Everything here takes a `Session` and never commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     CompoundSelect,
     Integer,
     String,
+    and_,
     bindparam,
     case,
     cast,
     delete,
+    exists,
     func,
     insert,
+    literal,
     literal_column,
     null,
+    or_,
     select,
     table,
+    true,
     union_all,
+    update,
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session
 
 from devhub.catalog.models import Entity, EntityTag
+from devhub.docs.models import Guide
 from devhub.markdown import plain_text
 from devhub.pagination import PageRequest
 from devhub.search.models import SearchDocument
 from devhub.search.schemas import SearchHit, SearchResults
+from devhub.specs.models import SpecOperation, SpecVersion
 
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 64
@@ -61,6 +85,12 @@ TAG_FACET_SIZE = 20
 FACET_SIZE = 50  # kind and owner: plenty for a sidebar
 CHUNK = 500  # entity ids per IN list
 TRIGRAM = 3  # shortest term the trigram indexes can serve
+MAX_DOCUMENT_TEXT = 100_000  # characters of a guide or description kept for search
+ENTITY = "entity"
+OPERATION = "operation"
+GUIDE = "guide"
+ATTACHED = (OPERATION, GUIDE)  # documents that hang off an entity by ref
+HIDDEN_LIFECYCLES = ("draft", "retired")  # not "latest" while another version is published
 LIKE_ESCAPE = "\\"
 
 _search_fts = table("search_fts", sql_column("rowid", Integer), sql_column("search_fts"))
@@ -118,15 +148,18 @@ def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]
         yield values[start : start + size]
 
 
-def remove_entities(session: Session, entity_ids: Iterable[int]) -> None:
-    """Drop the documents of these entities (deleting an entity does it too, by ON DELETE CASCADE)."""
+def remove_entities(session: Session, entity_ids: Iterable[int], *, doc_type: str | None = None) -> None:
+    """Drop the documents of these entities, all of them (their operations and guides too) unless `doc_type`
+    names one kind of document. Deleting an entity drops them all too, by ON DELETE CASCADE."""
     ids = sorted({i for i in entity_ids if i is not None})
+    only = [SearchDocument.doc_type == doc_type] if doc_type else []
     for chunk in _chunks(ids):
-        session.execute(delete(SearchDocument).where(SearchDocument.entity_id.in_(chunk)))
+        session.execute(delete(SearchDocument).where(SearchDocument.entity_id.in_(chunk), *only))
 
 
 def index_entities(session: Session, entities: Sequence[Entity]) -> None:
-    """Replace the documents of these entities with fresh ones (idempotent)."""
+    """Replace the `entity` documents of these entities with fresh ones (idempotent); their operation and
+    guide documents stay, with the owner brought up to date."""
     if not entities:
         return
     if any(entity.id is None for entity in entities):
@@ -134,10 +167,175 @@ def index_entities(session: Session, entities: Sequence[Entity]) -> None:
     latest = {entity.id: entity for entity in entities}  # the last copy of a repeated entity wins
     if None in latest:
         raise ValueError("index_entities needs entities that are in the session (they have no id)")
-    remove_entities(session, latest.keys())
+    remove_entities(session, latest.keys(), doc_type=ENTITY)
     rows = [document_for_entity(entity) for entity in latest.values()]
     for start in range(0, len(rows), CHUNK * 4):
         session.execute(insert(SearchDocument), rows[start : start + CHUNK * 4])
+    _refresh_attached(session, [entity.ref for entity in latest.values()])
+
+
+def _refresh_attached(session: Session, refs: Sequence[str]) -> None:
+    """Operations and guides of these (re-indexed) entities: point them at the entity and its owner, and
+    index them again where they are missing (an entity deleted and re-created loses them by cascade)."""
+    for chunk in _chunks(list(dict.fromkeys(refs))):
+        of_ref = Entity.ref == SearchDocument.ref
+        session.execute(
+            update(SearchDocument)
+            .where(SearchDocument.doc_type.in_(ATTACHED), SearchDocument.ref.in_(chunk))
+            .values(
+                entity_id=select(Entity.id).where(of_ref).scalar_subquery(),
+                owner_ref=select(Entity.owner_ref).where(of_ref).scalar_subquery(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        guided = set(session.scalars(select(Guide.entity_ref).where(Guide.entity_ref.in_(chunk)).distinct()))
+        published = set(session.scalars(select(SpecVersion.api_ref).where(SpecVersion.api_ref.in_(chunk)).distinct()))
+        if not guided and not published:
+            continue
+        present = {
+            (doc_type, ref)
+            for doc_type, ref in session.execute(
+                select(SearchDocument.doc_type, SearchDocument.ref)
+                .where(SearchDocument.doc_type.in_(ATTACHED), SearchDocument.ref.in_(guided | published))
+                .distinct()
+            )
+        }
+        for ref in sorted(guided):
+            if (GUIDE, ref) not in present:
+                index_guides(session, ref)
+        for ref in sorted(published):
+            if (OPERATION, ref) not in present:
+                _index_operations(session, ref)
+
+
+# --- Operations and guides ----------------------------------------------------------------------
+
+
+def _json_tags(values: Iterable[Any]) -> str:
+    return json.dumps(list(dict.fromkeys(_strings(values))), ensure_ascii=False)
+
+
+def _ref_name(ref: str) -> tuple[str, str]:
+    """(namespace, name) of a `kind:namespace/name` ref."""
+    rest = ref.split(":", 1)[-1]
+    namespace, _, name = rest.rpartition("/")
+    return namespace or "default", name
+
+
+def operation_url(api_ref: str, version: str, anchor: str) -> str:
+    namespace, name = _ref_name(api_ref)
+    parts = [quote(namespace, safe=""), quote(name, safe=""), quote(version, safe=""), quote(anchor, safe="")]
+    return "/apis/{}/{}/v/{}/operations/{}".format(*parts)
+
+
+def latest_version(session: Session, api_ref: str) -> SpecVersion | None:
+    """The newest published version of an API that is neither draft nor retired; else the newest one."""
+    query = select(SpecVersion).where(SpecVersion.api_ref == api_ref)
+    newest = (SpecVersion.published_at.desc(), SpecVersion.id.desc())
+    found = session.scalar(query.where(SpecVersion.lifecycle.not_in(HIDDEN_LIFECYCLES)).order_by(*newest).limit(1))
+    return found or session.scalar(query.order_by(*newest).limit(1))
+
+
+def _operation_description(document: Any, operation: SpecOperation) -> str:
+    """The operation's description in the bundled document (OpenAPI paths, AsyncAPI 2 channels or 3
+    operations); empty when it cannot be found."""
+    if not isinstance(document, dict):
+        return ""
+    method = (operation.method or "").lower()
+    for container in ("paths", "channels"):
+        items = document.get(container)
+        item = items.get(operation.path) if isinstance(items, dict) else None
+        found = item.get(method) if isinstance(item, dict) else None
+        if isinstance(found, dict):
+            return str(found.get("description") or "")
+    operations = document.get("operations")
+    found = operations.get(operation.operation_id) if isinstance(operations, dict) and operation.operation_id else None
+    return str(found.get("description") or "") if isinstance(found, dict) else ""
+
+
+def document_for_operation(
+    version: SpecVersion, operation: SpecOperation, entity: Entity | None, description: str = ""
+) -> dict[str, Any]:
+    """The `search_documents` column values of one operation (without `id`)."""
+    method = (operation.method or "").upper()
+    label = f"{method} {operation.path}".strip()
+    tags = _strings(operation.tags if isinstance(operation.tags, list) else [])
+    text = plain_text(description)[:MAX_DOCUMENT_TEXT]
+    parts = (method, operation.path, operation.operation_id or "", operation.summary or "", " ".join(tags), text)
+    return {
+        "doc_type": OPERATION,
+        "entity_id": entity.id if entity is not None else None,
+        "ref": version.api_ref,
+        "kind": OPERATION,
+        "name": (operation.operation_id or label)[:255],
+        "title": " ".join((operation.summary or label).split())[:512],
+        "owner_ref": entity.owner_ref if entity is not None else None,
+        "tags": _json_tags(tags),
+        "text": f"{method} {operation.path}\n{text}",
+        "url": operation_url(version.api_ref, version.version, operation.anchor),
+        "haystack": " ".join(part for part in parts if part).lower(),
+    }
+
+
+def index_spec_version(session: Session, version: SpecVersion) -> None:
+    """Index the operations of the latest published version of `version`'s API (see `latest_version`), in
+    place of that API's previous operation documents. Call it after every publish (or removal)."""
+    session.flush()
+    _index_operations(session, version.api_ref)
+
+
+def _index_operations(session: Session, api_ref: str) -> None:
+    session.execute(delete(SearchDocument).where(SearchDocument.doc_type == OPERATION, SearchDocument.ref == api_ref))
+    version = latest_version(session, api_ref)
+    if version is None:
+        return
+    operations = session.scalars(
+        select(SpecOperation).where(SpecOperation.version_id == version.id).order_by(SpecOperation.id)
+    ).all()
+    if not operations:
+        return
+    entity = session.scalar(select(Entity).where(Entity.ref == api_ref.lower()))
+    document = version.bundled
+    rows = [
+        document_for_operation(version, operation, entity, _operation_description(document, operation))
+        for operation in operations
+    ]
+    for start in range(0, len(rows), CHUNK * 4):
+        session.execute(insert(SearchDocument), rows[start : start + CHUNK * 4])
+
+
+def document_for_guide(guide: Guide, entity: Entity) -> dict[str, Any]:
+    from devhub.docs.service import guide_url
+
+    text = plain_text(guide.body)[:MAX_DOCUMENT_TEXT]
+    return {
+        "doc_type": GUIDE,
+        "entity_id": entity.id,
+        "ref": entity.ref,
+        "kind": GUIDE,
+        "name": guide.slug[:255],
+        "title": guide.title[:512],
+        "owner_ref": entity.owner_ref,
+        "tags": "[]",
+        "text": text,
+        "url": guide_url(entity.ref, guide.slug),
+        "haystack": " ".join(part for part in (guide.title, guide.slug, text) if part).lower(),
+    }
+
+
+def index_guides(session: Session, entity_ref: str) -> None:
+    """Replace the guide documents of an entity. Guides of an entity that is not in the catalog are not
+    searchable (their pages answer 404); they are indexed when it comes (see `index_entities`)."""
+    session.flush()
+    ref = entity_ref.lower()
+    session.execute(delete(SearchDocument).where(SearchDocument.doc_type == GUIDE, SearchDocument.ref == ref))
+    entity = session.scalar(select(Entity).where(Entity.ref == ref))
+    if entity is None:
+        return
+    guides = session.scalars(select(Guide).where(Guide.entity_ref == ref).order_by(Guide.position, Guide.id)).all()
+    rows = [document_for_guide(guide, entity) for guide in guides]
+    if rows:
+        session.execute(insert(SearchDocument), rows)
 
 
 def index_entity(session: Session, entity: Entity) -> None:
@@ -211,6 +409,28 @@ def _rank(dialect: str) -> ColumnElement[int]:
     )
 
 
+def _attached_tags(doc_type: ColumnElement, tags: ColumnElement) -> ColumnElement[str]:
+    """The JSON array of tags of an operation or guide; `[]` for entities (their tags are in their own table)."""
+    return case((and_(doc_type != ENTITY, tags.like("[%")), tags), else_=literal("[]"))
+
+
+def _tag_values(dialect: str, tags_json: ColumnElement) -> Any:
+    """A table-valued function over a JSON array of strings, with one column `value`."""
+    if dialect == "sqlite":
+        return func.json_each(tags_json).table_valued("value")
+    return func.json_array_elements_text(cast(tags_json, JSON)).table_valued("value")
+
+
+def _tagged(dialect: str, parameter: str) -> ColumnElement[bool]:
+    """The document carries this tag: through `catalog_entity_tags` for entities, its JSON tags otherwise."""
+    tag = bindparam(parameter, type_=String)
+    values = _tag_values(dialect, _attached_tags(_doc.doc_type, _doc.tags))
+    return or_(
+        and_(_doc.doc_type == ENTITY, _doc.entity_id.in_(select(EntityTag.entity_id).where(EntityTag.tag == tag))),
+        and_(_doc.doc_type != ENTITY, exists(select(literal(1)).select_from(values).where(values.c.value == tag))),
+    )
+
+
 def _null(type_: Any) -> ColumnElement:
     return cast(null(), type_)
 
@@ -233,6 +453,8 @@ def _statement(shape: _Shape) -> CompoundSelect:
     columns = [
         _doc.id,
         _doc.entity_id,
+        _doc.doc_type,
+        _attached_tags(_doc.doc_type, _doc.tags).label("attached_tags"),
         _doc.kind,
         _doc.owner_ref,
         _doc.name,
@@ -245,10 +467,7 @@ def _statement(shape: _Shape) -> CompoundSelect:
     if shape.owners:
         owners = bindparam("owners", expanding=True, type_=String)
         columns.append(case((_doc.owner_ref.in_(owners), 1), else_=0).label("in_owner"))
-    tagged = [
-        _doc.entity_id.in_(select(EntityTag.entity_id).where(EntityTag.tag == bindparam(f"tag_{i}", type_=String)))
-        for i in range(shape.tags)
-    ]
+    tagged = [_tagged(shape.dialect, f"tag_{i}") for i in range(shape.tags)]
     matched = select(*columns).where(*_match_condition(shape), *tagged).cte("matched")
     if shape.dialect != "sqlite" or _SQLITE_MATERIALIZED:
         matched = matched.prefix_with("MATERIALIZED")
@@ -258,11 +477,21 @@ def _statement(shape: _Shape) -> CompoundSelect:
     name_order = matched.c.name if shape.dialect == "sqlite" else matched.c.name.collate("C")
 
     count = func.count()
+    entity_tags = select(EntityTag.tag.label("tag")).where(
+        EntityTag.entity_id.in_(select(matched.c.entity_id).where(matched.c.doc_type == ENTITY, *in_kind, *in_owner))
+    )
+    values = _tag_values(shape.dialect, matched.c.attached_tags)
+    attached_tags = (
+        select(values.c.value.label("tag"))
+        .select_from(matched)
+        .join(values, true())
+        .where(matched.c.doc_type != ENTITY, *in_kind, *in_owner)
+    )
+    all_tags = union_all(entity_tags, attached_tags).subquery("all_tags")
     tag_counts = (
-        select(*_row("tag", EntityTag.tag, count))
-        .where(EntityTag.entity_id.in_(select(matched.c.entity_id).where(*in_kind, *in_owner)))
-        .group_by(EntityTag.tag)
-        .order_by(count.desc(), EntityTag.tag)
+        select(*_row("tag", all_tags.c.tag, count))
+        .group_by(all_tags.c.tag)
+        .order_by(count.desc(), all_tags.c.tag)
         .limit(TAG_FACET_SIZE)
         .subquery()
     )
@@ -374,23 +603,39 @@ _LOAD_HITS = select(
 ).where(_doc.id.in_(bindparam("ids", expanding=True)))
 
 
+def _hit_tags(doc_type: str, tags: str | None) -> list[str]:
+    if doc_type == ENTITY:
+        return (tags or "").split()
+    try:
+        values = json.loads(tags or "[]")
+    except ValueError:
+        return []
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def _hit(row: Any, terms: list[str]) -> SearchHit:
+    text, method, path = row.text or "", None, None
+    if row.doc_type == OPERATION:
+        label, _, text = text.partition("\n")
+        method, _, path = label.partition(" ")
+    return SearchHit(
+        ref=row.ref,
+        kind=row.kind,
+        name=row.name,
+        title=row.title or "",
+        owner_ref=row.owner_ref,
+        url=row.url,
+        snippet=make_snippet(text, terms),
+        doc_type=row.doc_type,
+        tags=_hit_tags(row.doc_type, row.tags),
+        method=method or None,
+        path=path or None,
+    )
+
+
 def _load_hits(session: Session, ids: list[int], terms: list[str]) -> list[SearchHit]:
     rows = {row.id: row for row in session.execute(_LOAD_HITS, {"ids": ids})}
-    return [
-        SearchHit(
-            ref=row.ref,
-            kind=row.kind,
-            name=row.name,
-            title=row.title or "",
-            owner_ref=row.owner_ref,
-            url=row.url,
-            snippet=make_snippet(row.text or "", terms),
-            doc_type=row.doc_type,
-            tags=(row.tags or "").split(),
-        )
-        for row in (rows.get(doc_id) for doc_id in ids)
-        if row is not None
-    ]
+    return [_hit(row, terms) for row in (rows.get(doc_id) for doc_id in ids) if row is not None]
 
 
 # --- Snippets -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def search_page(
     owner: list[str] | None = Query(None),
     tag: list[str] | None = Query(None),
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ):
     results = service.search(session, q, kinds=kind, owners=owner, tags=tag, page=page)
     return render(

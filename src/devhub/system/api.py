@@ -13,6 +13,6 @@ router = APIRouter(prefix="/api/v1", tags=["system"])
 
 
 @router.get("/health", summary="Liveness and database reachability")
-def health(session: Session = Depends(get_session)) -> dict[str, str]:
+def health(session: Session = Depends(get_session, scope="function")) -> dict[str, str]:
     session.execute(text("SELECT 1"))
     return {"status": "ok", "version": __version__}

@@ -1,0 +1,203 @@
+"""Who may do what: the portal's access rules, declared in one table.
+
+Every service function that reads or changes something calls `require(principal, action, resource)` or
+filters with `visible_entities(principal)`; routes never decide on their own. A rule is a plain function
+of the principal and the resource, so the whole policy reads top to bottom in this file (policy as code,
+without a DSL to learn). Tokens narrow it further: a read-only token cannot write, whatever its owner may.
+
+Roles, from least to most: anonymous, external developer (an approved account in no team), team member,
+team owner, portal admin. Visibility of an entity: public (anyone), internal (organisation members: anyone
+in a team, and admins), private (the owner team and the teams named in `devhub.io/visible-to`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from devhub.catalog.models import Entity, EntityAccess
+from devhub.problems import Problem
+
+ANONYMOUS_ROLE = "anonymous"
+EXTERNAL = "external_developer"
+MEMBER = "team_member"
+OWNER = "team_owner"
+ADMIN = "portal_admin"
+ROLES = (ANONYMOUS_ROLE, EXTERNAL, MEMBER, OWNER, ADMIN)
+VISIBILITIES = ("public", "internal", "private")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int | None = None
+    email: str | None = None
+    status: str | None = None
+    is_admin: bool = False
+    teams: frozenset[str] = frozenset()  # team refs the user belongs to (any role)
+    owned_teams: frozenset[str] = frozenset()  # team refs where the user is an owner
+    scopes: frozenset[str] | None = None  # a token's scopes; None for a browser session (no narrowing)
+    token_id: int | None = field(default=None, compare=False)
+
+    @property
+    def signed_in(self) -> bool:
+        """Signed in with an approved account (pending accounts browse as anonymous)."""
+        return self.user_id is not None and self.status == "approved"
+
+    @property
+    def is_member(self) -> bool:
+        """A member of the organisation: sees internal entities."""
+        return self.signed_in and (self.is_admin or bool(self.teams))
+
+    @property
+    def role(self) -> str:
+        if not self.signed_in:
+            return ANONYMOUS_ROLE
+        if self.is_admin:
+            return ADMIN
+        if self.owned_teams:
+            return OWNER
+        return MEMBER if self.teams else EXTERNAL
+
+    @property
+    def visibility_key(self) -> tuple:
+        """What visibility depends on; caches of visible data are keyed by it."""
+        return (self.is_admin and self.signed_in, self.is_member, tuple(sorted(self.teams)))
+
+
+ANONYMOUS = Principal()
+# The CLI on the portal's own host: the operator sees and may do everything.
+OPERATOR = Principal(user_id=0, email="operator", status="approved", is_admin=True)
+
+
+# --- Visibility -----------------------------------------------------------------------------------------
+
+
+def can_see(principal: Principal, visibility: str, owner_ref: str | None, access_teams: set[str] | None = None) -> bool:
+    if principal.is_admin and principal.signed_in:
+        return True
+    if visibility == "public":
+        return True
+    if visibility == "internal":
+        return principal.is_member
+    teams = principal.teams if principal.signed_in else frozenset()
+    return bool(owner_ref and owner_ref in teams) or bool(access_teams and access_teams & teams)
+
+
+def visible_entities(principal: Principal) -> ColumnElement[bool]:
+    """The SQL condition on `Entity` for what this principal may see: used by every list, count and search."""
+    if principal.is_admin and principal.signed_in:
+        return true()
+    clauses: list[ColumnElement[bool]] = [Entity.visibility == "public"]
+    if principal.is_member:
+        clauses.append(Entity.visibility == "internal")
+    teams = sorted(principal.teams) if principal.signed_in else []
+    if teams:
+        shared = select(EntityAccess.entity_id).where(EntityAccess.team_ref.in_(teams))
+        clauses.append(and_(Entity.visibility == "private", or_(Entity.owner_ref.in_(teams), Entity.id.in_(shared))))
+    return or_(*clauses) if clauses else false()
+
+
+def entity_visible(principal: Principal, entity: Entity, access_teams: set[str] | None = None) -> bool:
+    return can_see(principal, entity.visibility, entity.owner_ref, access_teams)
+
+
+# --- Actions --------------------------------------------------------------------------------------------
+
+
+def _admin(p: Principal, _: Any) -> bool:
+    return p.signed_in and p.is_admin
+
+
+def _signed_in(p: Principal, _: Any) -> bool:
+    return p.signed_in
+
+
+def _anyone(p: Principal, _: Any) -> bool:
+    return True
+
+
+def _has_account(p: Principal, _: Any) -> bool:
+    return p.user_id is not None
+
+
+def _owner_team_member(p: Principal, owner_ref: str | None) -> bool:
+    """Admins, and members of the team that owns the thing (an API's owner publishes its versions)."""
+    return p.signed_in and (p.is_admin or (owner_ref is not None and owner_ref in p.teams))
+
+
+def _owner_team_owner(p: Principal, owner_ref: str | None) -> bool:
+    return p.signed_in and (p.is_admin or (owner_ref is not None and owner_ref in p.owned_teams))
+
+
+def _team_owner(p: Principal, team_ref: str | None) -> bool:
+    return p.signed_in and (p.is_admin or (team_ref is not None and team_ref in p.owned_teams))
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Callable[[Principal, Any], bool]
+    scope: str  # the token scope the action needs: read, write, admin or scim
+    describe: str
+
+
+# The resource each rule receives is noted in its description.
+RULES: dict[str, Rule] = {
+    # Reading the catalog and docs: visibility filters do the work; these gate the surface itself.
+    "catalog.read": Rule(_anyone, "read", "browse what one may see (filtered by visibility)"),
+    "search.read": Rule(_anyone, "read", "search what one may see (filtered by visibility)"),
+    # Catalog administration: locations name files and hosts of the server.
+    "catalog.locations.read": Rule(_admin, "admin", "see registered locations and their errors"),
+    "catalog.import": Rule(_admin, "admin", "register a location"),
+    "catalog.refresh": Rule(_admin, "admin", "read a location again"),
+    "catalog.locations.delete": Rule(_admin, "admin", "unregister a location"),
+    "entity.visibility.set": Rule(_owner_team_owner, "write", "change an entity's visibility (resource: owner ref)"),
+    # API definitions and guides belong to the owner team.
+    "specs.publish": Rule(_owner_team_member, "write", "publish a version (resource: the API's owner ref)"),
+    "specs.lifecycle": Rule(_owner_team_member, "write", "change a version's lifecycle (resource: owner ref)"),
+    "guides.write": Rule(_owner_team_member, "write", "write or delete a guide (resource: owner ref)"),
+    # Accounts.
+    "account.read": Rule(_has_account, "read", "see one's own account, even while pending"),
+    "tokens.manage": Rule(_signed_in, "write", "create and revoke one's own access tokens"),
+    "users.read": Rule(_admin, "admin", "list accounts"),
+    "users.manage": Rule(_admin, "admin", "approve, reject, revoke, invite, make admin"),
+    "teams.read": Rule(_signed_in, "read", "see team members"),
+    "teams.manage": Rule(_team_owner, "write", "add, remove and change members (resource: team ref)"),
+    "audit.read": Rule(_admin, "admin", "read and export the audit log"),
+    "outbox.read": Rule(_admin, "admin", "read the mail outbox"),
+    "scim": Rule(_admin, "scim", "provision users and groups through SCIM"),
+}
+
+
+def can(principal: Principal, action: str, resource: Any = None) -> bool:
+    rule = RULES[action]  # an unknown action is a programming error, not a denial
+    if principal.scopes is not None and not _scope_allows(principal.scopes, rule.scope):
+        return False
+    return rule.check(principal, resource)
+
+
+def _scope_allows(scopes: frozenset[str], needed: str) -> bool:
+    """admin covers everything; write covers read; scim is only scim."""
+    return needed in scopes or "admin" in scopes or (needed == "read" and "write" in scopes)
+
+
+class Unauthorized(Problem):
+    def __init__(self, detail: str = "sign in to do this") -> None:
+        super().__init__(401, "Sign-in required", detail)
+
+
+class Forbidden(Problem):
+    def __init__(self, detail: str = "you may not do this") -> None:
+        super().__init__(403, "Forbidden", detail)
+
+
+def require(principal: Principal, action: str, resource: Any = None) -> None:
+    """Raise 401 for the anonymous and 403 for the signed-in when the rule says no."""
+    if can(principal, action, resource):
+        return
+    if not principal.signed_in:
+        raise Unauthorized()
+    raise Forbidden(f"{RULES[action].describe}: not allowed for you")

@@ -1,0 +1,474 @@
+"""The authorization matrix: every route by every role by every visibility, allow or deny, and no leaks.
+
+Each route of the app must have an entry in ROUTES (a new route without one fails
+`test_every_route_has_a_matrix_entry`). An entry says which rule decides (`expect(role, visibility)`) and how
+to build a request for an entity of a given visibility. A case passes when an allowed role is not refused
+(no 401/403, and no 404 for a thing it may see) and a refused role is refused (401/403, 404 for a thing it
+may not see, or a redirect to sign in). Every response any role gets is also searched for the names of
+entities that role may not see: private names must never appear anywhere, internal ones never to outsiders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from devhub.audit.service import SYSTEM
+from devhub.catalog import service as catalog
+from devhub.identity import service as identity
+from devhub.identity.models import User
+from devhub.identity.policy import OPERATOR
+from tests.conftest import make_account
+
+ROLES = ("anonymous", "external", "member", "owner", "admin")
+VISIBILITIES = ("public", "internal", "private")
+API_FOR = {"public": "open-weather", "internal": "inside-billing", "private": "zz-secret-ledger"}
+TEAM_FOR = {"public": "alpha-team", "internal": "beta-team", "private": "secret-squad"}
+# What each role may see: the owner owns alpha-team (which owns every API and may see secret-squad);
+# the member is in beta-team; the external developer is in no team.
+SEES = {
+    "anonymous": {"public"},
+    "external": {"public"},
+    "member": {"public", "internal"},
+    "owner": {"public", "internal", "private"},
+    "admin": {"public", "internal", "private"},
+}
+SECRET_NAMES = ("zz-secret-ledger", "secret-squad")  # private: nobody outside may ever read these names
+INTERNAL_NAMES = ("inside-billing",)  # internal: not for anonymous visitors or external developers
+BROWSER = "matrix-browser"
+
+
+# --- Rules, as the test expects them ----------------------------------------------------------------------
+
+
+def anyone(role, vis) -> bool:
+    return True
+
+
+def sees(role, vis) -> bool:
+    return vis in SEES[role]
+
+
+def signed_in(role, vis) -> bool:
+    return role != "anonymous"
+
+
+def admin_only(role, vis) -> bool:
+    return role == "admin"
+
+
+def owner_team(role, vis) -> bool:
+    """Owners of the thing's owner team (alpha-team owns every API) and admins."""
+    return sees(role, vis) and role in ("owner", "admin")
+
+
+def team_manager(role, vis) -> bool:
+    """The owner owns alpha-team (the public team) only."""
+    return sees(role, vis) and (role == "admin" or (role == "owner" and vis == "public"))
+
+
+def team_reader(role, vis) -> bool:
+    return sees(role, vis) and role != "anonymous"
+
+
+def anyone_or_absent(role, vis) -> bool | None:
+    """Open to all, but may answer 404 when the feature is off: only 5xx and leaks fail."""
+    return None
+
+
+def nobody_with_a_session(role, vis) -> bool:
+    """SCIM takes its own bearer token, never a browser session."""
+    return False
+
+
+# --- The world every route is tried in -------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    tmp: Path
+    db: object
+    settings: object
+    tokens: dict[str, str | None]
+    users: dict[str, int]
+    location_id: int
+
+    def entity_path(self, vis: str) -> str:
+        return f"default/api/{API_FOR[vis]}"
+
+    def new_token_id(self, role: str) -> int:
+        with self.db.session() as session:
+            user = session.get(User, self.users.get(role, self.users["external"]))
+            return identity.create_token(session, self.settings, user, "matrix", ["read"], 1, SYSTEM).token.id
+
+    def new_user_id(self) -> int:
+        with self.db.session() as session:
+            count = session.query(User).count()
+        return make_account(self.db, self.settings, f"target{count}@example.com", status="pending")
+
+    def new_location_id(self) -> int:
+        folder = self.tmp / f"extra{self.new_user_id()}"
+        folder.mkdir()
+        (folder / "catalog-info.yaml").write_text(
+            yaml.safe_dump(_entity("Group", f"extra-{folder.name}", "public", {"type": "team", "children": []}))
+        )
+        with self.db.session() as session:
+            location, _ = catalog.register_location(session, self.settings, str(folder), "file", trusted=True)
+            return location.id
+
+    def new_guide(self, vis: str) -> str:
+        from devhub.docs import service as docs
+
+        slug = f"guide-{self.new_user_id()}"
+        with self.db.session() as session:
+            docs.save_guide(session, f"api:default/{API_FOR[vis]}", slug, "A guide", "Hello.", 0, "matrix")
+        return slug
+
+
+def _entity(kind: str, name: str, visibility: str, spec: dict, **annotations) -> dict:
+    notes = {"devhub.io/visibility": visibility, **annotations}
+    return {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name, "description": f"The {name}.", "annotations": notes},
+        "spec": spec,
+    }
+
+
+def _api(name: str, visibility: str) -> dict:
+    definition = yaml.safe_dump(
+        {
+            "openapi": "3.0.3",
+            "info": {"title": name, "version": "1.0.0"},
+            "paths": {"/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "pong"}}}}},
+        }
+    )
+    return _entity(
+        "API",
+        name,
+        visibility,
+        {"type": "openapi", "lifecycle": "production", "owner": "alpha-team", "definition": definition},
+    )
+
+
+def build_world(db, settings, tmp: Path) -> World:
+    team = {"type": "team", "children": []}
+    documents = [
+        _entity("Group", "alpha-team", "public", team),
+        _entity("Group", "beta-team", "internal", team),
+        _entity("Group", "secret-squad", "private", team, **{"devhub.io/visible-to": "alpha-team"}),
+        _api("open-weather", "public"),
+        _api("inside-billing", "internal"),
+        _api("zz-secret-ledger", "private"),
+        _entity(
+            "Component",
+            "consumer-app",
+            "public",
+            {
+                "type": "service",
+                "lifecycle": "production",
+                "owner": "beta-team",
+                "consumesApis": ["open-weather", "inside-billing", "zz-secret-ledger"],
+            },
+        ),
+    ]
+    folder = tmp / "world"
+    folder.mkdir()
+    (folder / "catalog-info.yaml").write_text(yaml.safe_dump_all(documents))
+    with db.session() as session:
+        location, report = catalog.register_location(session, settings, str(folder), "file", trusted=True)
+        assert report.errors == 0
+        location_id = location.id
+    users = {
+        "external": make_account(db, settings, "external@example.com"),
+        "member": make_account(db, settings, "member@example.com", teams={"group:default/beta-team": "member"}),
+        "owner": make_account(db, settings, "owner@example.com", teams={"group:default/alpha-team": "owner"}),
+        "admin": make_account(db, settings, "admin@example.com", admin=True),
+    }
+    tokens: dict[str, str | None] = {"anonymous": None}
+    with db.session() as session:
+        for role, user_id in users.items():
+            tokens[role] = identity.start_session(session, settings, session.get(User, user_id), SYSTEM, "matrix")
+    return World(tmp, db, settings, tokens, users, location_id)
+
+
+# --- Routes ----------------------------------------------------------------------------------------------
+
+Builder = Callable[[World, str, str], tuple[str, dict]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    expect: Callable[[str, str], bool]
+    build: Builder = lambda world, role, vis: ("", {})
+    by_visibility: bool = False
+
+
+def url(path: str, **kwargs) -> Builder:
+    return lambda world, role, vis: (
+        path.format(entity=world.entity_path(vis), team=TEAM_FOR[vis], api=API_FOR[vis], location=world.location_id),
+        kwargs,
+    )
+
+
+def entity_entry(expect, path: str, **kwargs) -> Entry:
+    return Entry(expect, url(path, **kwargs), by_visibility=True)
+
+
+def token_delete(world, role, vis):
+    return f"/api/v1/me/tokens/{world.new_token_id(role)}", {}
+
+
+def token_revoke_page(world, role, vis):
+    return f"/account/tokens/{world.new_token_id(role)}/revoke", {}
+
+
+def user_patch(world, role, vis):
+    return f"/api/v1/admin/users/{world.new_user_id()}", {"json": {"status": "approved"}}
+
+
+def user_post(world, role, vis):
+    return f"/admin/users/{world.new_user_id()}", {"data": {"status": "approved"}}
+
+
+def location_of(action: str, method_path: str) -> Builder:
+    return lambda world, role, vis: (method_path.format(id=world.new_location_id()), {})
+
+
+def guide(path: str, **kwargs) -> Builder:
+    def build(world, role, vis):
+        slug = world.new_guide(vis)
+        return path.format(entity=world.entity_path(vis), slug=slug), kwargs
+
+    return build
+
+
+ROUTES: dict[tuple[str, str], Entry] = {
+    # The system, open to all.
+    ("GET", "/api/v1/openapi.json"): Entry(anyone, url("/api/v1/openapi.json")),
+    ("GET", "/api/v1/health"): Entry(anyone, url("/api/v1/health")),
+    # Single sign-on (off in these tests: 404 for everyone, which is neither a grant nor a leak).
+    ("GET", "/auth/sso/login"): Entry(anyone_or_absent, url("/auth/sso/login")),
+    ("GET", "/auth/sso/callback"): Entry(anyone_or_absent, url("/auth/sso/callback?code=x&state=y")),
+    # Accounts and sign-in.
+    ("GET", "/api/v1/me"): Entry(anyone, url("/api/v1/me")),
+    ("POST", "/api/v1/auth/signup"): Entry(
+        anyone, url("/api/v1/auth/signup", json={"email": "new-api@example.com", "password": "a long enough password"})
+    ),
+    ("POST", "/api/v1/auth/tokens"): Entry(
+        anyone,
+        url(
+            "/api/v1/auth/tokens",
+            json={"email": "external@example.com", "password": "correct horse battery", "name": "cli"},
+        ),
+    ),
+    ("GET", "/api/v1/me/tokens"): Entry(signed_in, url("/api/v1/me/tokens")),
+    ("POST", "/api/v1/me/tokens"): Entry(signed_in, url("/api/v1/me/tokens", json={"name": "t", "scopes": ["read"]})),
+    ("DELETE", "/api/v1/me/tokens/{token_id}"): Entry(signed_in, token_delete),
+    ("GET", "/login"): Entry(anyone, url("/login")),
+    ("POST", "/login"): Entry(anyone, url("/login", data={"email": "nobody@example.com", "password": "x"})),
+    ("POST", "/logout"): Entry(anyone, url("/logout")),
+    ("GET", "/signup"): Entry(anyone, url("/signup")),
+    ("POST", "/signup"): Entry(anyone, url("/signup", data={"email": "x", "password": "short"})),
+    ("GET", "/verify-email"): Entry(anyone, url("/verify-email?token=bogus")),
+    ("GET", "/forgot-password"): Entry(anyone, url("/forgot-password")),
+    ("POST", "/forgot-password"): Entry(anyone, url("/forgot-password", data={"email": "nobody@example.com"})),
+    ("GET", "/reset-password"): Entry(anyone, url("/reset-password?token=bogus")),
+    ("POST", "/reset-password"): Entry(anyone, url("/reset-password", data={"token": "bogus", "password": "x"})),
+    ("GET", "/account"): Entry(signed_in, url("/account")),
+    ("POST", "/account/tokens"): Entry(signed_in, url("/account/tokens", data={"name": "t", "scopes": "read"})),
+    ("POST", "/account/tokens/{token_id}/revoke"): Entry(signed_in, token_revoke_page),
+    ("POST", "/account/resend-confirmation"): Entry(signed_in, url("/account/resend-confirmation")),
+    # Administration.
+    ("GET", "/api/v1/admin/users"): Entry(admin_only, url("/api/v1/admin/users")),
+    ("PATCH", "/api/v1/admin/users/{user_id}"): Entry(admin_only, user_patch),
+    ("POST", "/api/v1/admin/invitations"): Entry(
+        admin_only, url("/api/v1/admin/invitations", json={"email": "invitee@example.com"})
+    ),
+    ("GET", "/api/v1/audit"): Entry(admin_only, url("/api/v1/audit")),
+    ("GET", "/api/v1/audit/export.csv"): Entry(admin_only, url("/api/v1/audit/export.csv")),
+    ("GET", "/api/v1/audit/verify"): Entry(admin_only, url("/api/v1/audit/verify")),
+    ("GET", "/api/v1/admin/outbox"): Entry(admin_only, url("/api/v1/admin/outbox")),
+    ("GET", "/admin/users"): Entry(admin_only, url("/admin/users")),
+    ("POST", "/admin/users/{user_id}"): Entry(admin_only, user_post),
+    ("POST", "/admin/invitations"): Entry(admin_only, url("/admin/invitations", data={"email": "inv@example.com"})),
+    ("GET", "/admin/outbox"): Entry(admin_only, url("/admin/outbox")),
+    ("GET", "/admin/audit"): Entry(admin_only, url("/admin/audit")),
+    ("GET", "/admin/audit.csv"): Entry(admin_only, url("/admin/audit.csv")),
+    # Teams.
+    ("GET", "/api/v1/teams/{namespace}/{name}/members"): entity_entry(
+        team_reader, "/api/v1/teams/default/{team}/members"
+    ),
+    ("PUT", "/api/v1/teams/{namespace}/{name}/members"): entity_entry(
+        team_manager, "/api/v1/teams/default/{team}/members", json={"email": "external@example.com", "role": "member"}
+    ),
+    ("GET", "/teams/{namespace}/{name}/members"): entity_entry(team_reader, "/teams/default/{team}/members"),
+    ("POST", "/teams/{namespace}/{name}/members"): entity_entry(
+        team_manager, "/teams/default/{team}/members", data={"email": "external@example.com", "role": "member"}
+    ),
+    # The catalog.
+    ("GET", "/"): Entry(anyone, url("/")),
+    ("GET", "/catalog"): Entry(anyone, url("/catalog")),
+    ("GET", "/search"): Entry(anyone, url("/search?q=e")),
+    ("GET", "/api/v1/search"): Entry(anyone, url("/api/v1/search?q=e")),
+    ("GET", "/api/v1/catalog/entities"): Entry(anyone, url("/api/v1/catalog/entities?size=100")),
+    ("GET", "/api/v1/catalog/facets"): Entry(anyone, url("/api/v1/catalog/facets")),
+    ("GET", "/api/v1/catalog/schemas"): Entry(anyone, url("/api/v1/catalog/schemas")),
+    ("GET", "/api/v1/catalog/entities/{kind}/{namespace}/{name}"): entity_entry(
+        sees, "/api/v1/catalog/entities/api/default/{api}"
+    ),
+    ("GET", "/api/v1/catalog/entities/{kind}/{namespace}/{name}/related/{relation}"): entity_entry(
+        sees, "/api/v1/catalog/entities/api/default/{api}/related/apiConsumedBy"
+    ),
+    ("GET", "/catalog/{namespace}/{kind}/{name}"): entity_entry(sees, "/catalog/default/api/{api}"),
+    ("PUT", "/api/v1/catalog/entities/{kind}/{namespace}/{name}/visibility"): Entry(
+        owner_team,
+        lambda w, r, v: (
+            f"/api/v1/catalog/entities/api/default/{API_FOR[v]}/visibility",
+            {"json": {"visibility": v, "teams": []}},
+        ),
+        by_visibility=True,
+    ),
+    ("POST", "/catalog/{namespace}/{kind}/{name}/visibility"): Entry(
+        owner_team,
+        lambda w, r, v: (f"/catalog/default/api/{API_FOR[v]}/visibility", {"data": {"visibility": v}}),
+        by_visibility=True,
+    ),
+    # Locations name the server's files: administrators only.
+    ("GET", "/api/v1/catalog/locations"): Entry(admin_only, url("/api/v1/catalog/locations")),
+    ("POST", "/api/v1/catalog/locations"): Entry(
+        admin_only, url("/api/v1/catalog/locations", json={"target": "/nonexistent/catalog-info.yaml"})
+    ),
+    ("GET", "/api/v1/catalog/locations/{location_id}"): Entry(admin_only, url("/api/v1/catalog/locations/{location}")),
+    ("POST", "/api/v1/catalog/locations/{location_id}/refresh"): Entry(
+        admin_only, url("/api/v1/catalog/locations/{location}/refresh")
+    ),
+    ("DELETE", "/api/v1/catalog/locations/{location_id}"): Entry(
+        admin_only, location_of("delete", "/api/v1/catalog/locations/{id}")
+    ),
+    ("GET", "/locations"): Entry(admin_only, url("/locations")),
+    ("POST", "/locations"): Entry(admin_only, url("/locations", data={"target": "/nonexistent"})),
+    ("GET", "/locations/{location_id}"): Entry(admin_only, url("/locations/{location}")),
+    ("POST", "/locations/{location_id}/refresh"): Entry(admin_only, url("/locations/{location}/refresh")),
+    ("POST", "/locations/{location_id}/delete"): Entry(admin_only, location_of("delete", "/locations/{id}/delete")),
+    # Guides belong to the entity: readers see them, the owner team writes them.
+    ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides"): entity_entry(sees, "/api/v1/docs/{entity}/guides"),
+    ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides/{slug:path}"): Entry(
+        sees, guide("/api/v1/docs/{entity}/guides/{slug}"), by_visibility=True
+    ),
+    ("PUT", "/api/v1/docs/{namespace}/{kind}/{name}/guides/{slug:path}"): Entry(
+        owner_team, guide("/api/v1/docs/{entity}/guides/{slug}", json={"title": "T", "body": "B"}), by_visibility=True
+    ),
+    ("DELETE", "/api/v1/docs/{namespace}/{kind}/{name}/guides/{slug:path}"): Entry(
+        owner_team, guide("/api/v1/docs/{entity}/guides/{slug}"), by_visibility=True
+    ),
+    ("GET", "/docs/{namespace}/{kind}/{name}"): entity_entry(sees, "/docs/{entity}"),
+    ("GET", "/docs/{namespace}/{kind}/{name}/new"): entity_entry(owner_team, "/docs/{entity}/new"),
+    ("POST", "/docs/{namespace}/{kind}/{name}/new"): entity_entry(
+        owner_team, "/docs/{entity}/new", data={"title": "New", "slug": "new-guide", "body": "Hi", "position": "0"}
+    ),
+    ("GET", "/docs/{namespace}/{kind}/{name}/{slug:path}"): Entry(
+        sees, guide("/docs/{entity}/{slug}"), by_visibility=True
+    ),
+    ("GET", "/docs/{namespace}/{kind}/{name}/{slug:path}/edit"): Entry(
+        owner_team, guide("/docs/{entity}/{slug}/edit"), by_visibility=True
+    ),
+    ("POST", "/docs/{namespace}/{kind}/{name}/{slug:path}/edit"): Entry(
+        owner_team,
+        guide("/docs/{entity}/{slug}/edit", data={"title": "T", "slug": "", "body": "B", "position": "0"}),
+        by_visibility=True,
+    ),
+    ("POST", "/docs/{namespace}/{kind}/{name}/{slug:path}/delete"): Entry(
+        owner_team, guide("/docs/{entity}/{slug}/delete"), by_visibility=True
+    ),
+}
+
+
+# --- The test --------------------------------------------------------------------------------------------
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes) -> None:
+        for route in routes:
+            if hasattr(route, "original_router"):
+                walk(route.original_router.routes)
+            elif getattr(route, "methods", None):
+                found.update((method, route.path) for method in route.methods - {"HEAD"})
+
+    walk(app.routes)
+    return found
+
+
+def test_every_route_has_a_matrix_entry(client):
+    missing = sorted(app_routes(client.app) - set(ROUTES))
+    assert missing == [], f"add these routes to the authorization matrix: {missing}"
+    stale = sorted(set(ROUTES) - app_routes(client.app))
+    assert stale == [], f"these matrix entries name routes that no longer exist: {stale}"
+
+
+def _headers(world: World, role: str) -> dict[str, str]:
+    token = world.tokens[role]
+    subject = token or BROWSER
+    cookie = f"devhub_session={token}" if token else f"devhub_browser={BROWSER}"
+    csrf = hmac.new(world.settings.resolved_secret_key.encode(), f"csrf:{subject}".encode(), hashlib.sha256)
+    return {"cookie": cookie, "x-csrf-token": csrf.hexdigest(), "accept": "text/html,application/json"}
+
+
+def _refused(status: int, location: str | None) -> bool:
+    return status in (401, 403, 404) or (status in (302, 303, 307) and (location or "").startswith("/login"))
+
+
+def _invisible_names(role: str) -> tuple[str, ...]:
+    names = () if "private" in SEES[role] else SECRET_NAMES
+    return names + (() if "internal" in SEES[role] else INTERNAL_NAMES)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_allows_and_denies_as_the_policy_says(route, db, settings, tmp_path):
+    from devhub.app import create_app
+
+    method, _ = route
+    entry = ROUTES[route]
+    world = build_world(db, settings, tmp_path)
+    visibilities = VISIBILITIES if entry.by_visibility else ("public",)
+    # Refused roles first (they must change nothing), then the allowed ones, weakest first.
+    cases = [(role, vis) for vis in visibilities for role in ROLES]
+    cases.sort(key=lambda case: (bool(entry.expect(*case)), ROLES.index(case[0])))
+    failures = []
+    with TestClient(create_app(settings, run_background_tasks=False), follow_redirects=False) as client:
+        for role, vis in cases:
+            path, kwargs = entry.build(world, role, vis)
+            response = client.request(method, path, headers=_headers(world, role), **kwargs)
+            client.cookies.clear()
+            allowed = entry.expect(role, vis)
+            refused = _refused(response.status_code, response.headers.get("location"))
+            if response.status_code >= 500 or (allowed is not None and allowed == refused):
+                failures.append(
+                    f"{role}/{vis}: {method} {path} -> {response.status_code} "
+                    f"(expected {'allow' if allowed else 'deny'}) {response.text[:200]}"
+                )
+            if allowed and entry.by_visibility and response.status_code == 404:
+                failures.append(f"{role}/{vis}: {path} hid a thing the role may see")
+            # A 404 may repeat the name the request itself carried; anything else is a leak.
+            leaked = [name for name in _invisible_names(role) if name in response.text and name not in path]
+            if leaked:
+                failures.append(f"{role}/{vis}: {method} {path} leaked {leaked}")
+    assert not failures, "\n".join(failures)
+
+
+def test_operator_principal_sees_everything(db, settings, tmp_path):
+    build_world(db, settings, tmp_path)
+    with db.session() as session:
+        page = catalog.list_entities(
+            session, catalog.CatalogFilters(kind=["API"]), catalog.PageRequest(1, 50), OPERATOR
+        )
+    assert {e.name for e in page.items} == set(API_FOR.values())
