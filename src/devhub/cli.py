@@ -7,6 +7,7 @@ so `devhub catalog import` may read any local path, unlike the web API.
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -57,16 +58,22 @@ def serve(host: Host = None, port: Port = None) -> None:
 @app.command()
 def demo(host: Host = None, port: Port = None) -> None:
     """Run the portal with a demo organisation on its own SQLite database (re-seeded on each start)."""
-    from devhub.demo.seed import seed
+    from devhub.demo.seed import seed, seed_accounts
 
     settings = get_settings()
+    changes: dict = {}
     if not settings.database_url:
-        settings = settings.model_copy(update={"database_url": f"sqlite:///{settings.data_dir / 'demo.sqlite3'}"})
+        changes["database_url"] = f"sqlite:///{settings.data_dir / 'demo.sqlite3'}"
+    if "DEVHUB_DEFAULT_VISIBILITY" not in os.environ:
+        changes["default_visibility"] = "public"  # so a visitor sees the demo without an account
+    settings = settings.model_copy(update=changes)
     database = _database(settings)
     with database.session() as session:
         report = seed(session, settings)
+        accounts = seed_accounts(session, settings)
     database.dispose()
     typer.echo(f"demo catalog: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    typer.echo(f"demo accounts (admin@example.com, dev@example.com): passwords in {accounts.credentials_file}")
     _serve(settings, host, port)
 
 

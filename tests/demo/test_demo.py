@@ -57,3 +57,23 @@ def test_the_portal_lists_its_own_api_in_its_catalog(db, settings):
     assert report.errors == 0
     assert '"/api/v1/catalog/entities"' in api.body["spec"]["definition"]
     assert api.owner_ref == "group:default/devhub-admins"
+
+
+def test_demo_accounts_are_made_once_with_private_passwords(db, settings):
+    import stat
+    from pathlib import Path
+
+    from devhub.demo.seed import seed_accounts
+    from devhub.identity import service as identity
+
+    with db.session() as session:
+        first = seed_accounts(session, settings)
+        again = seed_accounts(session, settings)
+        admin = identity.find_user(session, "admin@example.com")
+    assert first.created and not again.created
+    assert admin.is_admin and admin.status == "approved"
+    path = Path(first.credentials_file)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    email, password = path.read_text().splitlines()[0].split()
+    with db.session() as session:
+        assert identity.check_password(identity.find_user(session, email).password_hash, password)

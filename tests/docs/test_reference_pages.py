@@ -70,11 +70,30 @@ def _slug(path) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(path.relative_to(CORPUS)).lower()).strip("-")[:80]
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: str(p.relative_to(CORPUS)))
-def test_every_page_of_every_corpus_definition_renders(db, client, path):
+def _shards() -> list:
+    """(definition, shard, shards): big definitions are split so that xdist workers share them."""
+    cases = []
+    for path in corpus_files():
+        size = path.stat().st_size
+        shards = 6 if size > 1_000_000 else 3 if size > 250_000 else 1
+        label = str(path.relative_to(CORPUS))
+        for shard in range(shards):
+            case_id = label if shards == 1 else f"{label}-{shard + 1}of{shards}"
+            cases.append(pytest.param(path, shard, shards, id=case_id))
+    return cases
+
+
+BIG = 100_000  # PostgreSQL stores the same JSON as SQLite: its runs skip the big Twilio definitions
+
+
+@pytest.mark.parametrize(("path", "shard", "shards"), _shards())
+def test_every_page_of_every_corpus_definition_renders(db, client, path, shard, shards):
+    """Overview, schema browser, changes, every operation and every schema, as HTML and as markdown."""
     from devhub.docs.views import reference_of
     from devhub.specs.models import SpecVersion
 
+    if not db.is_sqlite and path.stat().st_size > BIG:
+        pytest.skip("big definitions run on SQLite only")
     name = _slug(path)
     publish(db, f"api:default/{name}", "1.0.0", load_definition(path))
     with db.session() as session:
@@ -86,7 +105,7 @@ def test_every_page_of_every_corpus_definition_renders(db, client, path):
         assert len(ref.ops) == version.operation_count, "every stored operation has a page"
         stored = {op.anchor for op in version.operations}
     assert stored <= set(ref.by_anchor), "permalinks use the stored anchors"
-    for url in urls:
+    for url in urls[shard::shards]:
         html = get(client, url).text
         assert parse(html).h1 == 1, f"{url}: one h1"
         markdown = get(client, f"{url}.md")
@@ -234,7 +253,9 @@ def test_version_switcher_lands_on_the_same_page_or_the_overview(db, client):
     assert "Deprecated version." in html
 
     def switch(page: str) -> str:
-        response = get(client, f"{BASE}/switch", params={"to": "2.0.0", "page": page}, status=303, follow_redirects=False)
+        response = get(
+            client, f"{BASE}/switch", params={"to": "2.0.0", "page": page}, status=303, follow_redirects=False
+        )
         return response.headers["location"]
 
     assert switch("operations/list-pets") == "/apis/default/pets/v/2.0.0/operations/list-pets"

@@ -146,12 +146,19 @@ def _spec(security_schemes: dict, global_security: list, **operation) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Auth", "version": "1"},
-        "servers": [{"url": "https://{region}.example.com/v{major}", "variables": {"region": {"default": "eu"}, "major": {"default": "2", "enum": ["1", "2"]}}}],
+        "servers": [
+            {
+                "url": "https://{region}.example.com/v{major}",
+                "variables": {"region": {"default": "eu"}, "major": {"default": "2", "enum": ["1", "2"]}},
+            }
+        ],
         "components": {"securitySchemes": security_schemes},
         "security": global_security,
         "paths": {
             "/items/{itemId}": {
-                "parameters": [{"name": "itemId", "in": "path", "required": True, "schema": {"type": "integer", "example": 42}}],
+                "parameters": [
+                    {"name": "itemId", "in": "path", "required": True, "schema": {"type": "integer", "example": 42}}
+                ],
                 "get": {"operationId": "getItem", "responses": {"200": {"description": "ok"}}, **operation},
             }
         },
@@ -165,7 +172,10 @@ def _spec(security_schemes: dict, global_security: list, **operation) -> dict:
             {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "curl 'https://eu.example.com/v2/items/42' \\\n  -H 'X-API-Key: YOUR_API_KEY'",
         ),
-        ({"type": "apiKey", "in": "query", "name": "key"}, "curl 'https://eu.example.com/v2/items/42?key=YOUR_API_KEY'"),
+        (
+            {"type": "apiKey", "in": "query", "name": "key"},
+            "curl 'https://eu.example.com/v2/items/42?key=YOUR_API_KEY'",
+        ),
         (
             {"type": "apiKey", "in": "cookie", "name": "session"},
             "curl 'https://eu.example.com/v2/items/42' \\\n  -H 'Cookie: session=YOUR_API_KEY'",
@@ -176,7 +186,10 @@ def _spec(security_schemes: dict, global_security: list, **operation) -> dict:
         ),
         ({"type": "http", "scheme": "basic"}, "curl 'https://eu.example.com/v2/items/42' \\\n  -u 'USER:PASSWORD'"),
         (
-            {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://auth.example.com/token", "scopes": {}}}},
+            {
+                "type": "oauth2",
+                "flows": {"clientCredentials": {"tokenUrl": "https://auth.example.com/token", "scopes": {}}},
+            },
             "curl 'https://eu.example.com/v2/items/42' \\\n  -H 'Authorization: Bearer YOUR_TOKEN'",
         ),
         (
@@ -269,7 +282,7 @@ def test_shell_quoting_survives_quotes_and_dollars():
                 "post": {
                     "operationId": "addNote",
                     "requestBody": {
-                        "content": {"application/json": {"example": {"text": "it's $HOME `whoami` \"quoted\""}}}
+                        "content": {"application/json": {"example": {"text": 'it\'s $HOME `whoami` "quoted"'}}}
                     },
                     "responses": {"201": {"description": "created"}},
                 }

@@ -59,7 +59,13 @@ ZOO = {
                     "legacyCode": {"type": "integer", "deprecated": True},
                     "parent": {"$ref": "#/components/schemas/Animal"},
                     "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True, "maxItems": 5},
-                    "weight": {"type": "number", "exclusiveMinimum": 0, "maximum": 500, "multipleOf": 0.5, "default": 1},
+                    "weight": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "maximum": 500,
+                        "multipleOf": 0.5,
+                        "default": 1,
+                    },
                     "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
                     "status": {"const": "alive"},
                 },
@@ -169,7 +175,10 @@ def test_nullable_in_openapi_30_and_31_styles():
 
 
 def test_limits_stop_huge_and_deep_trees():
-    chain = {f"S{i}": {"type": "object", "properties": {"next": {"$ref": f"#/components/schemas/S{i + 1}"}}} for i in range(30)}
+    chain = {
+        f"S{i}": {"type": "object", "properties": {"next": {"$ref": f"#/components/schemas/S{i + 1}"}}}
+        for i in range(30)
+    }
     chain["S30"] = {"type": "string"}
     doc = {"components": {"schemas": chain}}
     node = SchemaViewBuilder(doc, lambda key: f"/s/{key}").build({"$ref": "#/components/schemas/S0"})
@@ -179,7 +188,13 @@ def test_limits_stop_huge_and_deep_trees():
         depth += 1
     assert node.truncated and node.ref_url, "past the limit, a link to the schema's page"
     assert depth <= 5
-    wide = {"type": "object", "properties": {f"p{i}": {"type": "object", "properties": {f"q{j}": {"type": "string"} for j in range(50)}} for i in range(100)}}
+    wide = {
+        "type": "object",
+        "properties": {
+            f"p{i}": {"type": "object", "properties": {f"q{j}": {"type": "string"} for j in range(50)}}
+            for i in range(100)
+        },
+    }
     builder = SchemaViewBuilder({}, lambda key: None, max_nodes=500)
     builder.build(wide)
     assert builder.nodes <= 700
@@ -192,7 +207,10 @@ def test_generated_examples_respect_access_and_requirements():
     response = example_value(ref.doc, {"$ref": "#/components/schemas/Cat"}, mode="response")
     assert "password" not in response and response["id"] == "3fa85f64-5717-4562-b3fc-2c963f66afa6"
     assert response["name"] == "Rex" and response["weight"] == 1 and response["indoor"] is True
-    assert example_value(ref.doc, {"$ref": "#/components/schemas/Node"}, mode="response") == {"value": 0, "children": []}
+    assert example_value(ref.doc, {"$ref": "#/components/schemas/Node"}, mode="response") == {
+        "value": 0,
+        "children": [],
+    }
 
 
 def test_schema_pages_show_the_features(db, client):
@@ -220,7 +238,10 @@ def test_schema_pages_show_the_features(db, client):
     assert '<a class="schema-ref schema-recursive" href="/apis/default/zoo/v/1/schemas/Cat">' in cat
     animal = client.get(f"{BASE}/schemas/Animal", headers=HTML).text
     assert "One of" in animal and "<dt>Discriminator</dt><dd><code>kind</code>" in animal
-    assert f'<code>cat</code> <span aria-hidden="true">→</span><span class="visually-hidden">maps to</span> <a href="{BASE}/schemas/Cat"' in animal
+    assert (
+        f'<code>cat</code> <span aria-hidden="true">→</span><span class="visually-hidden">maps to</span> <a href="{BASE}/schemas/Cat"'
+        in animal
+    )
     node = client.get(f"{BASE}/schemas/Node", headers=HTML).text
     assert "(recursive)" in node
     used = client.get(f"{BASE}/schemas/Animal", headers=HTML).text

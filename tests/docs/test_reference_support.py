@@ -27,9 +27,8 @@ def corpus_files() -> list[Path]:
         if path.suffix not in (".yaml", ".yml", ".json") or not path.is_file():
             continue
         relative = path.relative_to(CORPUS)
-        if len(relative.parts) > 2:  # a multi-file definition: its services' asyncapi.yaml are the main files
-            if path.name != "asyncapi.yaml":
-                continue
+        if len(relative.parts) > 2 and path.name != "asyncapi.yaml":  # multi-file: each service's main file
+            continue
         files.append(path)
     return files
 

@@ -594,6 +594,7 @@ def test_pagination(api, scim_settings):
     assert ids(api.get("/Users", params={"startIndex": 0, "count": 1})) == created[:1]  # below 1 means 1
     past_the_end = api.get("/Users", params={"startIndex": 50}).json()
     assert (past_the_end["totalResults"], past_the_end["Resources"]) == (7, [])
+    assert ids(api.get("/Users", params={"startIndex": 10**20})) == []
     filtered = api.get("/Users", params={"filter": 'userName sw "user1"', "count": 5}).json()
     assert (filtered["totalResults"], [u["id"] for u in filtered["Resources"]]) == (1, created[1:2])
     descending = ids(api.get("/Users", params={"sortBy": "userName", "sortOrder": "descending", "count": 3}))
@@ -766,6 +767,9 @@ def test_list_groups(api):
     assert all("members" not in g for g in without)
     only_names = api.get("/Groups", params={"attributes": "displayName"}).json()["Resources"]
     assert {tuple(sorted(g)) for g in only_names} == {("displayName", "id", "schemas")}
+    created_quietly = api.post("/Groups", json={"displayName": "Quiet"}, params={"attributes": "displayName"})
+    assert created_quietly.headers["location"] == f"{BASE}/Groups/{created_quietly.json()['id']}"
+    assert "meta" not in created_quietly.json()
     searched = api.post("/Groups/.search", json={"filter": f'members eq "{user}"'})
     assert ids(searched) == [created[0]]
     assert_error(api.get("/Groups", params={"filter": 'members co "1"'}), 400, "invalidFilter")
@@ -799,7 +803,10 @@ def test_scim2_tester_finds_nothing_serious(api):
             return self.http.request(method, url, **kwargs)
 
     results = check_server(TestClientSCIM(api))
-    assert any(r.status == Status.SUCCESS and r.title == "object_creation" for r in results)
+    passed = {(r.title, r.resource_type) for r in results if r.status == Status.SUCCESS}
+    for resource_type in ("User", "Group"):  # the checks did run, for both resource types
+        for check in ("object_creation", "object_replacement", "object_deletion", "check_replace_attribute"):
+            assert (check, resource_type) in passed
     serious = [r for r in results if r.status in (Status.ERROR, Status.CRITICAL)]
     findings = [r for r in serious if not any(t == r.title and f in (r.reason or "") for t, f in NOT_APPLICABLE)]
     for finding in findings:

@@ -52,8 +52,11 @@ def register_apis(db: Database, settings: Settings, folder: Path, names: list[st
 def apis(db: Database, settings: Settings, tmp_path: Path):
     """Register API entities by name: `apis("petstore", "orders")`."""
 
+    calls = []
+
     def make(*names: str, **kwargs) -> None:
-        register_apis(db, settings, tmp_path / "catalog", list(names), **kwargs)
+        calls.append(names)
+        register_apis(db, settings, tmp_path / f"catalog-{len(calls)}", list(names), **kwargs)
 
     return make
 

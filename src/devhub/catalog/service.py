@@ -408,9 +408,12 @@ def set_visibility(session: Session, entity: Entity, visibility: str, teams: lis
 
     if visibility not in VISIBILITIES:
         raise BadRequest(f"visibility must be one of {', '.join(VISIBILITIES)}")
-    team_refs = list(dict.fromkeys(_normalise_ref(team, "group") for team in teams if team.strip()))
-    if visibility != "private" and team_refs:
-        raise BadRequest("teams are named only for private visibility")
+    # Teams only mean something for private entities; for the others they are dropped, not an error.
+    team_refs = (
+        []
+        if visibility != "private"
+        else list(dict.fromkeys(_normalise_ref(team, "group") for team in teams if team.strip()))
+    )
     override = session.get(VisibilityOverride, entity.ref)
     previous = entity.visibility
     if override is None:
@@ -624,6 +627,14 @@ def redacted_body(session: Session, entity: Entity, viewer: Principal) -> dict:
     from devhub.catalog.kinds import RELATION_RULES
 
     body = entity.body
+    if not (viewer.is_admin and viewer.signed_in):  # where it was read from names the server's files
+        metadata = dict(body.get("metadata") or {})
+        annotations = {
+            k: v
+            for k, v in (metadata.get("annotations") or {}).items()
+            if k not in (ingest.MANAGED_BY_LOCATION, ingest.MANAGED_BY_ORIGIN)
+        }
+        body = {**body, "metadata": {**metadata, "annotations": annotations}}
     spec = body.get("spec")
     rules = RELATION_RULES.get(entity.kind.lower(), [])
     if not isinstance(spec, dict) or not rules:

@@ -157,7 +157,9 @@ def message_view(ref: Reference, raw: Any, name: str, id_prefix: str = "message-
         headers=headers_node,
         payload=payload_node,
         raw_payload=raw_payload,
-        correlation_id=(text(correlation.get("location")), text(correlation.get("description"))) if correlation else None,
+        correlation_id=(text(correlation.get("location")), text(correlation.get("description")))
+        if correlation
+        else None,
         bindings=bindings_view(message.get("bindings")),
         examples=examples,
         tags=tag_names(message.get("tags")),
@@ -238,7 +240,9 @@ def async_operation_view(ref: Reference, entry: OpEntry) -> AsyncOperationView:
             reply = ReplyView(
                 address=text(reply_address.get("location")) or text(reply_address.get("description")),
                 channel=(
-                    channel_address(doc, reply_channel_ref.rsplit("/", 1)[-1] if reply_channel_ref else None, reply_channel)
+                    channel_address(
+                        doc, reply_channel_ref.rsplit("/", 1)[-1] if reply_channel_ref else None, reply_channel
+                    )
                     if reply_channel
                     else None
                 ),

@@ -164,7 +164,9 @@ def _nullable(doc: Any, schema: Any) -> bool:
     if not isinstance(target, dict):
         return False
     raw = target.get("type")
-    return target.get("nullable") is True or target.get("x-nullable") is True or (isinstance(raw, list) and "null" in raw)
+    return (
+        target.get("nullable") is True or target.get("x-nullable") is True or (isinstance(raw, list) and "null" in raw)
+    )
 
 
 # -- operations --------------------------------------------------------------------------------------------
@@ -215,7 +217,9 @@ def _shape(ref: Reference, entry: OpEntry) -> _Shape:
             params[("formData", name)] = (param.get("required") is True, signature(doc, param))
     if not swagger and "requestBody" in op:
         request_body = as_dict(deref(doc, op.get("requestBody")))
-        body = {str(m): signature(doc, as_dict(v).get("schema")) for m, v in as_dict(request_body.get("content")).items()}
+        body = {
+            str(m): signature(doc, as_dict(v).get("schema")) for m, v in as_dict(request_body.get("content")).items()
+        }
         body_required = request_body.get("required") is True
     responses = {}
     for status, raw in as_dict(op.get("responses")).items():
@@ -224,7 +228,9 @@ def _shape(ref: Reference, entry: OpEntry) -> _Shape:
             produces = as_list(op.get("produces")) or as_list(doc.get("produces")) or ["application/json"]
             media = {str(m): signature(doc, response.get("schema")) for m in produces} if "schema" in response else {}
         else:
-            media = {str(m): signature(doc, as_dict(v).get("schema")) for m, v in as_dict(response.get("content")).items()}
+            media = {
+                str(m): signature(doc, as_dict(v).get("schema")) for m, v in as_dict(response.get("content")).items()
+            }
         responses[str(status)] = media
     security = op.get("security") if "security" in op else doc.get("security")
     return _Shape(op.get("deprecated") is True, params, body, body_required, responses, as_list(security))
@@ -235,7 +241,9 @@ def _async_shape(ref: Reference, entry: OpEntry, op: dict) -> _Shape:
     if ref.flavour == "asyncapi2":
         channel = path_item(doc, as_dict(doc.get("channels")).get(entry.locator[1]))
         message = as_dict(deref(doc, op.get("message")))
-        members = as_list(message.get("oneOf")) if "oneOf" in message and "payload" not in message else [op.get("message")]
+        members = (
+            as_list(message.get("oneOf")) if "oneOf" in message and "payload" not in message else [op.get("message")]
+        )
     else:
         channel = as_dict(deref(doc, op.get("channel")))
         members = as_list(op.get("messages")) if "messages" in op else list(as_dict(channel.get("messages")).values())
@@ -261,7 +269,12 @@ def _compare_shapes(old: _Shape, new: _Shape) -> list[Detail]:
         where, name = key
         if key not in old.params:
             details.append(
-                Detail("added", "parameter", name, f"{where} parameter `{name}` added ({'required' if required else 'optional'})")
+                Detail(
+                    "added",
+                    "parameter",
+                    name,
+                    f"{where} parameter `{name}` added ({'required' if required else 'optional'})",
+                )
             )
             continue
         old_required, old_type = old.params[key]
@@ -276,7 +289,9 @@ def _compare_shapes(old: _Shape, new: _Shape) -> list[Detail]:
             )
         if old_type != type_:
             details.append(
-                Detail("changed", "parameter", name, f"{where} parameter `{name}` type changed from {old_type} to {type_}")
+                Detail(
+                    "changed", "parameter", name, f"{where} parameter `{name}` type changed from {old_type} to {type_}"
+                )
             )
     for key in old.params:
         if key not in new.params:
@@ -305,7 +320,9 @@ def _compare_body(old: _Shape, new: _Shape) -> list[Detail]:
     details = []
     if old.body_required != new.body_required:
         details.append(
-            Detail("changed", "request body", "", f"request body is now {'required' if new.body_required else 'optional'}")
+            Detail(
+                "changed", "request body", "", f"request body is now {'required' if new.body_required else 'optional'}"
+            )
         )
     details.extend(_compare_media(old.body, new.body, "request body"))
     return details
@@ -317,7 +334,9 @@ def _compare_media(old: dict[str, str], new: dict[str, str], where: str) -> list
         if media not in old:
             details.append(Detail("added", "media type", media, f"{where}: media type {media} added"))
         elif old[media] != type_:
-            details.append(Detail("changed", "type", media, f"{where} ({media}) type changed from {old[media]} to {type_}"))
+            details.append(
+                Detail("changed", "type", media, f"{where} ({media}) type changed from {old[media]} to {type_}")
+            )
     for media in old:
         if media not in new:
             details.append(Detail("removed", "media type", media, f"{where}: media type {media} removed"))
@@ -388,7 +407,14 @@ def _compare_objects(old_doc: Any, new_doc: Any, old_schema: Any, new_schema: An
     old_type, new_type = _type_only(old_doc, old_flat), _type_only(new_doc, new_flat)
     label = prefix.rstrip(".") or "schema"
     if old_type != new_type:
-        details.append(Detail("changed", "type", label, f"{'`' + label + '`' if prefix else 'type'} changed from {old_type} to {new_type}"))
+        details.append(
+            Detail(
+                "changed",
+                "type",
+                label,
+                f"{'`' + label + '`' if prefix else 'type'} changed from {old_type} to {new_type}",
+            )
+        )
     old_enum, new_enum = as_list(old_flat.get("enum")), as_list(new_flat.get("enum"))
     if old_enum != new_enum and (old_enum or new_enum):
         added = [v for v in new_enum if v not in old_enum]
@@ -396,7 +422,9 @@ def _compare_objects(old_doc: Any, new_doc: Any, old_schema: Any, new_schema: An
         if added:
             details.append(Detail("added", "enum", label, f"{label}: enum values added: {', '.join(map(str, added))}"))
         if removed:
-            details.append(Detail("removed", "enum", label, f"{label}: enum values removed: {', '.join(map(str, removed))}"))
+            details.append(
+                Detail("removed", "enum", label, f"{label}: enum values removed: {', '.join(map(str, removed))}")
+            )
     if _nullable(old_doc, old_flat) != _nullable(new_doc, new_flat):
         now = _nullable(new_doc, new_flat)
         details.append(Detail("changed", "nullable", label, f"{label} is {'now' if now else 'no longer'} nullable"))

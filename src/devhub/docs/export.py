@@ -105,7 +105,9 @@ def _facts(node: SchemaNode) -> list[str]:
     if node.all_of:
         facts.append("All of: " + ", ".join(link(name, url) for name, url in node.all_of))
     if node.discriminator:
-        mapping = ", ".join(f"{code(value)} → {link(name or value, url)}" for value, name, url in node.discriminator.mapping)
+        mapping = ", ".join(
+            f"{code(value)} → {link(name or value, url)}" for value, name, url in node.discriminator.mapping
+        )
         facts.append(f"Discriminator: {code(node.discriminator.property_name)}" + (f" ({mapping})" if mapping else ""))
     if node.additional_closed:
         facts.append("No additional properties")
@@ -182,7 +184,9 @@ def schema_md(node: SchemaNode | None) -> str | None:
 # -- overview ----------------------------------------------------------------------------------------------
 
 
-def overview_md(ref: Reference, ov: Overview, version: str, lifecycle: str | None, downloads: list[tuple[str, str]]) -> str:
+def overview_md(
+    ref: Reference, ov: Overview, version: str, lifecycle: str | None, downloads: list[tuple[str, str]]
+) -> str:
     parts = [f"# {esc(ov.title)}"]
     meta = [f"Version {code(version)}", ov.format_label]
     if lifecycle:
@@ -196,7 +200,8 @@ def overview_md(ref: Reference, ov: Overview, version: str, lifecycle: str | Non
         rows = []
         for server in ov.servers:
             variables = "; ".join(
-                f"{v.name} = {v.default or ''}" + (f" (one of {', '.join(v.enum)})" if v.enum else "") for v in server.variables
+                f"{v.name} = {v.default or ''}" + (f" (one of {', '.join(v.enum)})" if v.enum else "")
+                for v in server.variables
             )
             rows.append(
                 [
@@ -258,7 +263,9 @@ def overview_md(ref: Reference, ov: Overview, version: str, lifecycle: str | Non
             [code(e.method_label), link(e.path, e.url), cell(e.summary) + (" *(deprecated)*" if e.deprecated else "")]
             for e in ref.ops
         ]
-        parts.append("## Operations\n\n" + table(["Method", "Path" if not ref.is_async else "Channel", "Summary"], rows))
+        parts.append(
+            "## Operations\n\n" + table(["Method", "Path" if not ref.is_async else "Channel", "Summary"], rows)
+        )
     if ref.webhooks:
         rows = [[code(e.method_label), link(e.path, e.url), cell(e.summary)] for e in ref.webhooks]
         parts.append("## Webhooks\n\n" + table(["Method", "Name", "Summary"], rows))
@@ -293,7 +300,9 @@ def _media_md(media: MediaView, heading: str) -> str:
     if media.schema is not None:
         parts.append(schema_md(media.schema))
     for example in media.examples:
-        label = "Generated example" if example.generated else f"Example {code(example.name)}" if example.name else "Example"
+        label = (
+            "Generated example" if example.generated else f"Example {code(example.name)}" if example.name else "Example"
+        )
         if example.summary:
             label += f": {esc(example.summary)}"
         parts.append(label)
@@ -364,7 +373,10 @@ def _operation_body_md(view: OperationView, level: int) -> list[str]:
 
 
 def operation_md(view: OperationView) -> str:
-    parts = [f"# {esc(view.title)}", code(f"{view.method.upper()} {view.path}") + (" (webhook)" if view.is_webhook else "")]
+    parts = [
+        f"# {esc(view.title)}",
+        code(f"{view.method.upper()} {view.path}") + (" (webhook)" if view.is_webhook else ""),
+    ]
     if view.deprecated:
         parts.append("> **Deprecated.** This operation may be removed in a future version.")
     meta = []
@@ -415,7 +427,9 @@ def message_md(message: MessageView, level: int = 3) -> str:
     for protocol, value in message.bindings:
         parts.append(f"Binding {code(protocol)}:\n\n" + block(value, "json"))
     for example in message.examples:
-        label = "Generated example" if example.generated else f"Example {esc(example.name)}" if example.name else "Example"
+        label = (
+            "Generated example" if example.generated else f"Example {esc(example.name)}" if example.name else "Example"
+        )
         if example.summary:
             label += f": {esc(example.summary)}"
         parts.append(f"{h2} {label}")
@@ -445,12 +459,18 @@ def async_operation_md(view: AsyncOperationView) -> str:
     if view.channel_description:
         parts.append("## Channel\n\n" + view.channel_description.strip())
     if view.parameters:
-        rows = [[code(name), code(node.type_text) if node else "", cell(description), cell(location)] for name, description, node, location in view.parameters]
+        rows = [
+            [code(name), code(node.type_text) if node else "", cell(description), cell(location)]
+            for name, description, node, location in view.parameters
+        ]
         parts.append("## Parameters\n\n" + table(["Name", "Type", "Description", "Location"], rows))
     if view.security:
         parts.append(
             "## Security\n\n"
-            + "\n".join("- " + " + ".join(code(n) + (f" ({', '.join(s)})" if s else "") for n, s in alt) for alt in view.security)
+            + "\n".join(
+                "- " + " + ".join(code(n) + (f" ({', '.join(s)})" if s else "") for n, s in alt)
+                for alt in view.security
+            )
         )
     for title, bindings in (("Operation bindings", view.bindings), ("Channel bindings", view.channel_bindings)):
         if bindings:
@@ -459,7 +479,7 @@ def async_operation_md(view: AsyncOperationView) -> str:
         parts.append("## Messages")
         parts.extend(message_md(m) for m in view.messages)
     if view.reply is not None:
-        reply = [f"## Reply"]
+        reply = ["## Reply"]
         if view.reply.channel:
             reply.append(f"Channel: {code(view.reply.channel)}")
         if view.reply.address:
@@ -494,7 +514,9 @@ def schema_page_md(page: SchemaPage) -> str:
         if page.example:
             parts.append("## Example\n\n" + block(page.example, "json"))
     if page.used_by:
-        parts.append("## Used by\n\n" + "\n".join(f"- {link(f'{e.method_label} {e.path}', e.url)}" for e in page.used_by))
+        parts.append(
+            "## Used by\n\n" + "\n".join(f"- {link(f'{e.method_label} {e.path}', e.url)}" for e in page.used_by)
+        )
     return _join(parts)
 
 
@@ -528,7 +550,8 @@ def changes_md(title: str, old_version: str, new_version: str, changes: Changes)
         lines = ["## Schemas changed"]
         for change in changes.schemas_changed:
             lines.append(
-                f"- {link(change.schema.name, change.schema.url)}\n" + "\n".join(f"  - {d.change}: {d.text}" for d in change.details)
+                f"- {link(change.schema.name, change.schema.url)}\n"
+                + "\n".join(f"  - {d.change}: {d.text}" for d in change.details)
             )
         parts.append("\n\n".join(lines))
     return _join(parts)

@@ -158,7 +158,7 @@ class OperationView:
 
 def operation_view(ref: Reference, entry: OpEntry) -> OperationView:
     op = operation_object(ref, entry)
-    kind, key, method = entry.locator
+    kind, key, _ = entry.locator
     home = "webhooks" if kind == "webhook" else "paths"
     item = path_item(ref.doc, as_dict(ref.doc.get(home)).get(key))
     view = _build(ref, entry, op, item, "", 0)
@@ -230,7 +230,9 @@ def _build(ref: Reference, entry: OpEntry, op: dict, item: dict, prefix: str, de
                 status=status,
                 description=text(response.get("description")),
                 headers=[
-                    _param_view(doc, builder, {"name": str(name), "in": "header", **as_dict(deref(doc, header))}, swagger)
+                    _param_view(
+                        doc, builder, {"name": str(name), "in": "header", **as_dict(deref(doc, header))}, swagger
+                    )
                     for name, header in as_dict(response.get("headers")).items()
                 ],
                 contents=contents,
@@ -424,7 +426,9 @@ def _swagger_body(
         param = body[0]
         schema = param.get("schema")
         media_types = consumes or ["application/json"]
-        examples = [ExampleView(str(k), None, None, example_text(v)) for k, v in as_dict(param.get("x-examples")).items()]
+        examples = [
+            ExampleView(str(k), None, None, example_text(v)) for k, v in as_dict(param.get("x-examples")).items()
+        ]
         value = example_value(doc, schema, mode="request") if schema is not None else None
         if not examples and value is not None:
             examples = [ExampleView(None, None, None, example_text(value), generated=True)]
@@ -508,7 +512,10 @@ def _links(ref: Reference, raw: Any) -> list[LinkView]:
                 target_text=target_text,
                 target_url=target_url,
                 description=text(link.get("description")),
-                parameters=[(str(k), v if isinstance(v, str) else json_text(v)) for k, v in as_dict(link.get("parameters")).items()],
+                parameters=[
+                    (str(k), v if isinstance(v, str) else json_text(v))
+                    for k, v in as_dict(link.get("parameters")).items()
+                ],
                 request_body=None if "requestBody" not in link else json_text(link["requestBody"]),
             )
         )

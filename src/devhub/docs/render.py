@@ -17,7 +17,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
-from devhub.docs.refs import as_dict, as_list, component_key, deref, escape, key_label, key_path, pointer, ref_of
+from devhub.docs.refs import as_dict, as_list, component_key, deref, key_label, key_path, pointer, ref_of
+from devhub.docs.refs import escape as escape_token
 from devhub.docs.schema_view import SchemaNode, SchemaViewBuilder, example_text, example_value, json_text
 from devhub.markdown import render_markdown
 
@@ -183,9 +184,10 @@ def build_reference(
     entries = _async_entries(doc, flavour) if ref.is_async else _http_entries(doc)
     pending = []
     for entry in entries:
-        anchor = by_location.get((entry.method, entry.path))
-        if anchor is None and entry.locator[0] == "op" and entry.operation_id:
-            anchor = by_id.get(entry.operation_id)
+        if entry.locator[0] == "op":  # AsyncAPI 3: the operation's key is unique, its action and address may not be
+            anchor = by_id.get(entry.operation_id or "") or by_location.get((entry.method, entry.path))
+        else:
+            anchor = by_location.get((entry.method, entry.path))
         if anchor is not None and anchor not in used:
             entry.anchor = anchor
             used.add(anchor)
@@ -289,7 +291,9 @@ def _async_entries(doc: dict, flavour: str) -> list[OpEntry]:
 
 def _groups(ref: Reference) -> list[Group]:
     doc = ref.doc
-    declared = {t["name"]: t for t in as_list(doc.get("tags")) if isinstance(t, dict) and isinstance(t.get("name"), str)}
+    declared = {
+        t["name"]: t for t in as_list(doc.get("tags")) if isinstance(t, dict) and isinstance(t.get("name"), str)
+    }
     any_tags = any(entry.tags for entry in ref.ops)
     groups: dict[str, Group] = {}
     if not any_tags:
@@ -317,7 +321,7 @@ def _index_schemas(ref: Reference) -> None:
     keys: list[tuple[str, str]] = []
     for prefix, schemas in homes:
         for name in schemas:
-            ref_text = prefix + escape(str(name))
+            ref_text = prefix + escape_token(str(name))
             key = component_key(ref_text)
             if key and key not in ref.schema_refs:
                 ref.schema_refs[key] = ref_text
@@ -326,7 +330,7 @@ def _index_schemas(ref: Reference) -> None:
     messages = []
     if ref.is_async:
         for name in as_dict(as_dict(doc.get("components")).get("messages")):
-            ref_text = "#/components/messages/" + escape(str(name))
+            ref_text = "#/components/messages/" + escape_token(str(name))
             key = component_key(ref_text)
             if key:
                 ref.schema_refs[key] = ref_text
@@ -519,7 +523,9 @@ def servers_view(ref: Reference, raw_servers: Any = None) -> list[ServerView]:
         variables = [
             Variable(
                 str(var_name),
-                None if as_dict(deref(doc, var)).get("default") is None else str(as_dict(deref(doc, var)).get("default")),
+                None
+                if as_dict(deref(doc, var)).get("default") is None
+                else str(as_dict(deref(doc, var)).get("default")),
                 [str(v) for v in as_list(as_dict(deref(doc, var)).get("enum"))],
                 text(as_dict(deref(doc, var)).get("description")),
             )
@@ -542,8 +548,10 @@ def servers_view(ref: Reference, raw_servers: Any = None) -> list[ServerView]:
 
 def security_schemes_view(ref: Reference) -> list[SecuritySchemeView]:
     doc = ref.doc
-    raw = doc.get("securityDefinitions") if ref.flavour == "swagger" else as_dict(doc.get("components")).get(
-        "securitySchemes"
+    raw = (
+        doc.get("securityDefinitions")
+        if ref.flavour == "swagger"
+        else as_dict(doc.get("components")).get("securitySchemes")
     )
     result = []
     used: set[str] = set()
@@ -582,7 +590,13 @@ def security_schemes_view(ref: Reference) -> list[SecuritySchemeView]:
             scopes = as_dict(flow.get("scopes")) or as_dict(flow.get("availableScopes"))
             flows.append(Flow(str(flow_name), urls, [(str(k), text(v)) for k, v in scopes.items()]))
         if ref.flavour == "swagger" and scheme.get("scopes"):
-            flows.append(Flow(str(scheme.get("flow") or "oauth2"), [], [(str(k), text(v)) for k, v in as_dict(scheme["scopes"]).items()]))
+            flows.append(
+                Flow(
+                    str(scheme.get("flow") or "oauth2"),
+                    [],
+                    [(str(k), text(v)) for k, v in as_dict(scheme["scopes"]).items()],
+                )
+            )
         result.append(
             SecuritySchemeView(
                 name=str(name),

@@ -82,7 +82,9 @@ def server_url(ref: Reference, view) -> str:
     url = servers[0].url if servers else ""
     if servers:
         for variable in servers[0].variables:
-            url = url.replace("{" + variable.name + "}", variable.default or (variable.enum[0] if variable.enum else ""))
+            url = url.replace(
+                "{" + variable.name + "}", variable.default or (variable.enum[0] if variable.enum else "")
+            )
     if url.startswith("//"):
         url = "https:" + url
     if not re.match(r"^https?://", url, re.I):
@@ -197,7 +199,7 @@ def shell_quote(value: str) -> str:
 
 def curl(request: RequestSpec) -> str:
     first = "curl"
-    if request.method != "GET" or request.has_body and request.method == "GET":
+    if request.method != "GET" or (request.has_body and request.method == "GET"):
         first += f" -X {request.method}"
     first += " " + shell_quote(request.full_url)
     lines = [first]

@@ -321,6 +321,7 @@ class SchemaViewBuilder:
                     result.mapping.append((key_label(key), key, self.link(key)))
         return result
 
+
 def merge_all_of(doc: Any, schema: dict, stack: tuple = ()) -> tuple[dict, list[str], list[str]] | None:
     """allOf of object schemas as one object: properties in order, required united. Returns the merged
     schema, the schema browser keys it was merged from and the references followed; None when a member is
@@ -563,7 +564,7 @@ def example_value(doc: Any, schema: Any, mode: str = "request", _depth: int = 0,
         low = schema.get("minimum", schema.get("exclusiveMinimum"))
         if isinstance(low, int | float) and not isinstance(low, bool):
             value = math.floor(low) + 1 if schema.get("exclusiveMinimum") not in (None, False) else low
-            return int(math.ceil(value)) if kind == "integer" else value
+            return math.ceil(value) if kind == "integer" else value
         return 0
     if kind == "boolean":
         return True

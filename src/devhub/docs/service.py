@@ -217,13 +217,8 @@ def save_guide(
         raise NotFound(f"{entity.ref} has no guide {previous_slug!r}")
     if current is not None and current.source != "portal":
         raise GuideReadOnly(current)
-    if current is None or current.slug != slug:
-        taken = find_guide(session, entity.ref, slug)
-        if taken is not None:
-            if current is None and taken.source != "portal":
-                raise GuideReadOnly(taken)
-            if current is not None:
-                raise Problem(409, "Slug taken", f"{entity.ref} already has a guide {slug!r}.")
+    if current is not None and current.slug != slug and find_guide(session, entity.ref, slug) is not None:
+        raise Problem(409, "Slug taken", f"{entity.ref} already has a guide {slug!r}.")
     if current is None:
         current = Guide(entity_ref=entity.ref, slug=slug, source="portal", source_path=None)
         session.add(current)
@@ -641,10 +636,6 @@ class NavItem:
     url: str | None = None
     current: bool = False
     children: list[NavItem] = field(default_factory=list)
-
-    @property
-    def open(self) -> bool:
-        return self.current or any(child.open for child in self.children)
 
 
 def nav_tree(guides: Sequence[Guide], current_slug: str | None = None) -> list[NavItem]:

@@ -385,13 +385,19 @@ def overview_page(
         return _md(
             docs,
             ("overview",),
-            lambda: export.overview_md(ref, overview(ref), docs.version.version, docs.version.lifecycle, _downloads(docs)),
+            lambda: export.overview_md(
+                ref, overview(ref), docs.version.version, docs.version.lifecycle, _downloads(docs)
+            ),
         )
     content = _fragment(
         docs,
         ("overview",),
         lambda: _render_fragment(
-            "docs/fragments/overview.html", ref=ref, ov=overview(ref), version=docs.version.version, downloads=_downloads(docs)
+            "docs/fragments/overview.html",
+            ref=ref,
+            ov=overview(ref),
+            version=docs.version.version,
+            downloads=_downloads(docs),
         ),
     )
     return _page(request, docs, page="", title="Overview", content=content, current_url=docs.base)
@@ -472,7 +478,9 @@ def schemas_page(
     if needle:
         items = [i for i in schema_list(ref) if needle in i.name.lower() or needle in (i.description or "").lower()]
         content = Markup(
-            _render_fragment("docs/fragments/schemas.html", ref=ref, items=items, q=q.strip(), total=len(ref.schema_keys))
+            _render_fragment(
+                "docs/fragments/schemas.html", ref=ref, items=items, q=q.strip(), total=len(ref.schema_keys)
+            )
         )
     else:
         content = _fragment(
@@ -511,9 +519,18 @@ def schema_detail_page(
 
     if markdown:
         return _md(docs, ("schema", key), lambda: export.schema_page_md(page()))
-    content = _fragment(docs, ("schema", key), lambda: _render_fragment("docs/fragments/schema.html", ref=ref, page=page()))
+    content = _fragment(
+        docs, ("schema", key), lambda: _render_fragment("docs/fragments/schema.html", ref=ref, page=page())
+    )
     url = ref.schema_url(key)
-    return _page(request, docs, page=f"schemas/{key}", title=key.split("/", 1)[-1] if key.startswith("messages/") else key, content=content, current_url=url)
+    return _page(
+        request,
+        docs,
+        page=f"schemas/{key}",
+        title=key.split("/", 1)[-1] if key.startswith("messages/") else key,
+        content=content,
+        current_url=url,
+    )
 
 
 @router.get("/apis/{namespace}/{name}/v/{version}/changes")
@@ -594,7 +611,11 @@ def switch_version(
         if entry is None:
             source = current.reference.by_anchor.get(rest)
             entry = next(
-                (e for e in target_ref.ops if source is not None and (e.method, e.path) == (source.method, source.path)),
+                (
+                    e
+                    for e in target_ref.ops
+                    if source is not None and (e.method, e.path) == (source.method, source.path)
+                ),
                 None,
             )
         if entry is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import or_, select, true, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from devhub.catalog.models import Entity, EntityAccess
@@ -88,17 +88,21 @@ def can_see(principal: Principal, visibility: str, owner_ref: str | None, access
 
 
 def visible_entities(principal: Principal) -> ColumnElement[bool]:
-    """The SQL condition on `Entity` for what this principal may see: used by every list, count and search."""
+    """The SQL condition on `Entity` for what this principal may see: used by every list, count and search.
+
+    Written to use indexes: one IN on the indexed visibility column, plus (for team members) the ids of the
+    private entities their teams own or are named on, which the database computes once per query.
+    """
     if principal.is_admin and principal.signed_in:
         return true()
-    clauses: list[ColumnElement[bool]] = [Entity.visibility == "public"]
-    if principal.is_member:
-        clauses.append(Entity.visibility == "internal")
+    levels = ["public", "internal"] if principal.is_member else ["public"]
+    condition: ColumnElement[bool] = Entity.visibility.in_(levels)
     teams = sorted(principal.teams) if principal.signed_in else []
     if teams:
+        owned = select(Entity.id).where(Entity.visibility == "private", Entity.owner_ref.in_(teams))
         shared = select(EntityAccess.entity_id).where(EntityAccess.team_ref.in_(teams))
-        clauses.append(and_(Entity.visibility == "private", or_(Entity.owner_ref.in_(teams), Entity.id.in_(shared))))
-    return or_(*clauses) if clauses else false()
+        condition = or_(condition, Entity.id.in_(union(owned, shared)))
+    return condition
 
 
 def entity_visible(principal: Principal, entity: Entity, access_teams: set[str] | None = None) -> bool:

@@ -15,7 +15,7 @@ Users are the portal's accounts (`identity_users`), all of them, whoever created
 |---|---|
 | `id` | the account id |
 | `userName` (unique, case-insensitive) | `username` |
-| `emails` (required) | `email`: one address per account, reported as `{"value": ..., "type": "work"}`. From a list the primary address wins, then the work address, then the first; a PATCH that adds an address switches to it. Without `emails`, a `userName` that is an address is used. |
+| `emails` (required) | `email`: one address per account, reported as `{"value": ..., "type": "work"}`. From a list the primary address wins, then the work address, then the first; a PATCH that adds an address switches to it. A new account without `emails` takes its `userName` if that is an address; a replacement without `emails` keeps the address. |
 | `displayName`, `name.formatted` | `display_name` (one value: `displayName` wins when both change; without either, `name.givenName name.familyName`) |
 | `active` (required; absent means true on creation, unchanged on replacement) | `status`: true ↔ `approved`; false ↔ `revoked` (set by SCIM), `pending` or `rejected`. Going inactive ends the account's sessions and personal access tokens at once. |
 | `externalId` | `external_id` |
@@ -36,8 +36,8 @@ row with source `scim` and role `member`, so SCIM neither sees nor touches membe
 by SSO or by catalog files. DELETE removes the entity and every membership of the team. A group whose name
 is already taken by a catalog entity (for example a team from a catalog file) is refused with 409.
 
-Not supported (and announced so in /ServiceProviderConfig): /Bulk, ETags, password changes, cursor
-pagination, /Me, searching several resource types at once (POST /.search); those answer 501.
+Not supported, and announced so in /ServiceProviderConfig: ETags, password changes, cursor pagination. /Bulk,
+/Me and searching several resource types at once (POST /.search) answer 501.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ DELETED_REASON = "deleted by the identity provider (SCIM)"
 DEACTIVATED_REASON = "deactivated by the identity provider (SCIM)"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FILTER_LENGTH = 2048
+MAX_START_INDEX = 2**31  # beyond any real list; keeps OFFSET within every back-end's integers
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="devhub SCIM"'}
 
 # Identity providers send attributes nobody asked for, Entra sends `remove` operations that select values
@@ -412,7 +413,7 @@ def _search_from(data: dict[str, Any]) -> Search:
     start = _int_param(data.get("startIndex"), "startIndex")
     return Search(
         filter=_str_param(data.get("filter"), "filter"),
-        start_index=max(1, start) if start is not None else 1,  # RFC 7644 §3.4.2.4: below 1 means 1
+        start_index=min(max(1, start), MAX_START_INDEX) if start is not None else 1,  # below 1 means 1
         count=_int_param(data.get("count"), "count"),
         sort_by=_str_param(data.get("sortBy"), "sortBy"),
         sort_order=_str_param(data.get("sortOrder"), "sortOrder"),
@@ -1178,11 +1179,11 @@ def _update_group(db: DbSession, entity: Entity, resource: ScimGroup, before: se
 
 
 def _delete_group(db: DbSession, entity: Entity, actor: Actor) -> None:
-    ref, group_id = entity.ref, _annotations(entity)[SCIM_ID]
+    ref, group_id, title = entity.ref, _annotations(entity)[SCIM_ID], _group_title(entity)
     for membership in db.scalars(select(Membership).where(Membership.team_ref == ref)).all():
         service.set_membership(db, membership.user, ref, None, actor, source=membership.source)
     catalog.delete_managed_entity(db, ref)
-    audit.record(db, actor, "scim.group.delete", ref, id=group_id, displayName=_group_title(entity))
+    audit.record(db, actor, "scim.group.delete", ref, id=group_id, displayName=title)
 
 
 # --- PATCH ----------------------------------------------------------------------------------------------
@@ -1463,7 +1464,7 @@ def create_group(
     entity = _create_group(db, _validate(ScimGroup, body, Context.RESOURCE_CREATION_REQUEST), actor)
     _commit(db)
     content = _group_json(db, entity, _base(settings), Context.RESOURCE_CREATION_RESPONSE, params)
-    return scim_response(content, 201, {"Location": content.get("meta", {}).get("location", "")})
+    return scim_response(content, 201, {"Location": f"{_base(settings)}/Groups/{_annotations(entity)[SCIM_ID]}"})
 
 
 @router.get("/Groups/{group_id}", summary="One group")

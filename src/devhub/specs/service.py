@@ -142,7 +142,11 @@ def prepare(
     url_refs: str = "keep",
 ) -> Prepared:
     """Bundle and validate; raise SpecInvalid with every error (file, line, JSON pointer, message)."""
-    bundled = bundle(main, files, limits, parsed=parsed, url_refs=url_refs)
+    return check(bundle(main, files, limits, parsed=parsed, url_refs=url_refs))
+
+
+def check(bundled: Bundle, digest: str | None = None) -> Prepared:
+    """Validate a bundled definition and read what a version row needs from it."""
     try:
         fmt = detect(bundled.document)
     except SpecInvalid as exc:
@@ -155,7 +159,7 @@ def prepare(
         format=fmt,
         info=extract.info(bundled.document),
         operations=extract.operations(bundled.document, fmt),
-        content_hash=content_hash(bundled.document),
+        content_hash=digest or content_hash(bundled.document),
         warnings=list(bundled.warnings),
     )
 
@@ -203,13 +207,14 @@ def publish(
     check_lifecycle(lifecycle)
     if source_kind not in SOURCE_KINDS:
         raise ValueError(f"source_kind must be one of {SOURCE_KINDS}")
-    prepared = prepare(
-        main_path,
-        files,
-        limits=Limits.from_settings(settings),
-        parsed=parsed,
-        url_refs=_url_refs(settings),
-    )
+    bundled = bundle(main_path, files, Limits.from_settings(settings), parsed=parsed, url_refs=_url_refs(settings))
+    digest = content_hash(bundled.document)
+    existing = _find(session, entity.ref, version)
+    if existing is not None:  # decided without validating: it was valid when published, and a change is refused
+        if existing.content_hash == digest:
+            return PublishResult("unchanged", existing, list(bundled.warnings))
+        raise VersionConflict(entity.ref, version)
+    prepared = check(bundled, digest)
     return store(
         session,
         entity.ref,
