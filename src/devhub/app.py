@@ -80,7 +80,7 @@ def _include_routers(app: FastAPI) -> None:
     from devhub.docs import guide_views
     from devhub.docs import views as docs_views
     from devhub.identity import api as identity_api
-    from devhub.identity import oidc
+    from devhub.identity import oidc, scim
     from devhub.identity import views as identity_views
     from devhub.search import api as search_api
     from devhub.search import views as search_views
@@ -88,7 +88,7 @@ def _include_routers(app: FastAPI) -> None:
     from devhub.specs import views as specs_views
     from devhub.system import api as system_api
 
-    api_routers = (system_api, identity_api, catalog_api, specs_api, docs_api, search_api)
+    api_routers = (system_api, identity_api, scim, catalog_api, specs_api, docs_api, search_api)
     page_routers = (identity_views, oidc, catalog_views, specs_views, docs_views, guide_views, search_views)
     for module in (*api_routers, *page_routers):
         app.include_router(module.router)

@@ -1,7 +1,8 @@
-"""Guides written in the portal: the pages and forms, the JSON API, validation, and safe rendering.
+"""Guides written in the portal: the pages and forms, the JSON API, validation, access and safe rendering.
 
 Every test runs on SQLite and on PostgreSQL (the `db` fixture). The entity comes from a small catalog file
-written to tmp_path and imported like any other location.
+written to tmp_path and imported like any other location. The test client is signed in as an admin (who may
+write every guide); `test_who_may_read_and_write_guides` tries the other roles.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from devhub.catalog import service as catalog
 from devhub.docs import service
 from devhub.docs.models import Guide
+from tests.conftest import bearer, make_account
 
 HTML = {"accept": "text/html"}
 DOCS = "/docs/default/component/shop"
@@ -30,6 +33,7 @@ metadata:
   title: Shop
   annotations:
     backstage.io/techdocs-ref: dir:./docs
+    devhub.io/visibility: public
 spec:
   type: website
   lifecycle: production
@@ -71,6 +75,12 @@ class Parsed(HTMLParser):
 
     def text(self) -> str:
         return " ".join("".join(self.prose_text).split())
+
+
+@pytest.fixture(autouse=True)
+def as_admin(client, admin_browser):
+    """Write as a portal admin; the CSRF header stands in for the field every form carries (also sent)."""
+    client.headers["x-csrf-token"] = admin_browser()["csrf_token"]
 
 
 def page(client, url: str, status: int = 200) -> str:
@@ -138,9 +148,7 @@ def test_the_index_lists_guides_with_navigation_and_a_write_action(shop, client)
 
 
 def test_the_index_of_an_entity_without_guides_is_an_empty_state(db, settings, tmp_path, client) -> None:
-    path = write_catalog(
-        tmp_path / "bare", CATALOG.replace("  annotations:\n    backstage.io/techdocs-ref: dir:./docs\n", "")
-    )
+    path = write_catalog(tmp_path / "bare", CATALOG.replace("    backstage.io/techdocs-ref: dir:./docs\n", ""))
     with db.session() as session:
         catalog.register_location(session, settings, str(path), "file", trusted=True)
     html = page(client, DOCS)
@@ -232,7 +240,7 @@ def test_editing_renaming_and_deleting_a_guide(shop, client) -> None:
     form = page(client, f"{DOCS}/intro/edit")
     assert 'value="Intro"' in form and ">First.</textarea>" in form
     assert f'action="{DOCS}/intro/delete"' in form
-    assert form.count('name="csrf_token"') == 2
+    assert form.split('<main id="main"')[1].count('name="csrf_token"') == 2  # the guide form and delete
 
     response = post(
         client,
@@ -315,6 +323,65 @@ def test_api_errors_are_problems(shop, client) -> None:
     assert (
         client.put("/api/v1/docs/default/component/nope/guides/x", json={"title": "T", "body": "b"}).status_code == 404
     )
+
+
+# --- Access -------------------------------------------------------------------------------------
+
+PRIVATE = """\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: vault
+  annotations:
+    devhub.io/visibility: private
+spec:
+  type: service
+  lifecycle: production
+  owner: team-vault
+"""
+
+
+def test_who_may_read_and_write_guides(shop, settings, tmp_path, client) -> None:
+    path = write_catalog(tmp_path / "vault", PRIVATE)
+    with shop.session() as session:
+        catalog.register_location(session, settings, str(path), "file", trusted=True)
+        service.save_guide(session, "component:default/vault", "keys", "Keys", "Rotate them.", 0, None)
+    assert create(client, slug="intro").status_code == 303  # the admin writes
+
+    anonymous = TestClient(client.app)
+    assert anonymous.get(f"{DOCS}/intro", headers=HTML).status_code == 200  # a public entity: anyone reads
+    assert f"{DOCS}/new" not in anonymous.get(DOCS, headers=HTML).text
+    assert f"{DOCS}/intro/edit" not in anonymous.get(f"{DOCS}/intro", headers=HTML).text
+    assert anonymous.get(f"{DOCS}/new", headers=HTML).status_code == 401
+    assert anonymous.put(f"{API}/intro", json={"title": "T", "body": "B"}).status_code == 401
+    assert anonymous.delete(f"{API}/intro").status_code == 401
+    # a private entity is not there for those who may not see it, guides and all
+    for url in ("/docs/default/component/vault", "/docs/default/component/vault/keys"):
+        assert anonymous.get(url, headers=HTML).status_code == 404
+    assert anonymous.get("/api/v1/docs/default/component/vault/guides").status_code == 404
+
+    rw = ("read", "write")
+    stranger = bearer(shop, settings, make_account(shop, settings, "stranger@example.com"), scopes=rw)
+    assert anonymous.put(f"{API}/intro", json={"title": "T", "body": "B"}, headers=stranger).status_code == 403
+    assert anonymous.delete(f"{API}/intro", headers=stranger).status_code == 403
+    shopper = make_account(shop, settings, "shopper@example.com", teams={"group:default/team-shop": "member"})
+    owner = bearer(shop, settings, shopper, scopes=rw)
+    response = anonymous.put(f"{API}/intro", json={"title": "By the team", "body": "B"}, headers=owner)
+    assert response.status_code == 200 and response.json()["updated_by"] == "shopper@example.com"
+    assert anonymous.delete(f"{API}/intro", headers=owner).status_code == 204
+    assert client.get("/api/v1/docs/default/component/vault/guides/keys").status_code == 200  # admins see all
+    assert anonymous.delete(f"{API}/runbook", headers=owner).status_code == 409
+    html = anonymous.get("/docs/default/component/vault", headers={**HTML, **owner}).text
+    assert "Write a guide" not in html  # the vault team's entity: an outsider with a token cannot even see it
+
+
+def test_the_empty_state_tells_readers_who_writes_guides(db, settings, tmp_path, client) -> None:
+    path = write_catalog(tmp_path / "bare", CATALOG.replace("    backstage.io/techdocs-ref: dir:./docs\n", ""))
+    with db.session() as session:
+        catalog.register_location(session, settings, str(path), "file", trusted=True)
+    html = TestClient(client.app).get(DOCS, headers=HTML).text
+    assert "Its owner team writes the guides here" in html and f"{DOCS}/new" not in html
+    assert 'href="/login?next=/docs/default/component/shop"' in html or "/login?next=%2Fdocs" in html
 
 
 # --- Safe rendering -----------------------------------------------------------------------------

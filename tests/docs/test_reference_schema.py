@@ -174,6 +174,29 @@ def test_nullable_in_openapi_30_and_31_styles():
     assert legacy.nullable and legacy.deprecated
 
 
+def test_any_of_with_null_reads_as_nullable():
+    """How pydantic (FastAPI) writes optional fields: anyOf [X, {type: null}] is X, nullable."""
+    doc = {
+        "components": {
+            "schemas": {"User": {"type": "object", "title": "User", "properties": {"id": {"type": "integer"}}}}
+        }
+    }
+    builder = SchemaViewBuilder(doc, lambda key: f"/s/{key}")
+    status = builder.build(
+        {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Status", "description": "The status."}, "status"
+    )
+    assert (status.type_text, status.nullable, status.description, status.show_title) == (
+        "string",
+        True,
+        "The status.",
+        False,
+    )
+    user = builder.build({"anyOf": [{"$ref": "#/components/schemas/User"}, {"type": "null"}]}, "owner")
+    assert user.ref_name == "User" and user.nullable and [p.label for p in user.properties] == ["id"]
+    choice = builder.build({"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]})
+    assert choice.type_text == "any of" and len(choice.compositions[0].variants) == 3
+
+
 def test_limits_stop_huge_and_deep_trees():
     chain = {
         f"S{i}": {"type": "object", "properties": {"next": {"$ref": f"#/components/schemas/S{i + 1}"}}}

@@ -26,7 +26,10 @@ DOCS = "/docs/default/component/payments"
 
 
 def entity_yaml(name: str = "payments", techdocs: str | None = "dir:./docs") -> str:
-    annotations = f"  annotations:\n    backstage.io/techdocs-ref: {techdocs}\n" if techdocs else ""
+    """A public component (anyone reads its guides), with or without a docs-as-code folder."""
+    annotations = "  annotations:\n    devhub.io/visibility: public\n"
+    if techdocs:
+        annotations += f"    backstage.io/techdocs-ref: {techdocs}\n"
     return (
         "apiVersion: backstage.io/v1alpha1\nkind: Component\n"
         f"metadata:\n  name: {name}\n{annotations}"
@@ -339,7 +342,7 @@ def test_page_built_from_files_handles_odd_paths() -> None:
 # --- Docs folder next to a definition -----------------------------------------------------------
 
 
-def test_import_folder_guides_replaces_the_folder_guides(db, settings, tmp_path, client) -> None:
+def test_import_folder_guides_replaces_the_folder_guides(db, settings, tmp_path, client, admin_headers) -> None:
     import_tree(db, settings, write_tree(tmp_path / "repo", {}, mkdocs=None))
     files = {
         "docs/mkdocs.yml": "nav:\n  - Start: getting-started.md\n  - errors.md\n",
@@ -357,7 +360,9 @@ def test_import_folder_guides_replaces_the_folder_guides(db, settings, tmp_path,
     html = client.get(f"{DOCS}/errors", headers=HTML).text
     assert f'href="{DOCS}/getting-started"' in html
     assert "docs folder next to the API definition" in html
-    response = client.put("/api/v1/docs/default/component/payments/guides/errors", json={"title": "x", "body": "y"})
+    response = client.put(
+        "/api/v1/docs/default/component/payments/guides/errors", json={"title": "x", "body": "y"}, headers=admin_headers
+    )
     assert response.status_code == 409
     with db.session() as session:
         assert [h.name for h in search.search(session, "sandbox", page=PageRequest(1, 10)).hits] == ["getting-started"]

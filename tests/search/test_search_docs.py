@@ -48,7 +48,9 @@ OPERATIONS = [
 ]  # fmt: skip
 
 
-def make_entity(name: str, kind: str = "API", owner: str | None = OWNER, tags: list[str] | None = None) -> Entity:
+def make_entity(
+    name: str, kind: str = "API", owner: str | None = OWNER, tags: list[str] | None = None, visibility: str = "public"
+) -> Entity:
     tags = tags or []
     entity = Entity(
         ref=f"{kind.lower()}:default/{name}",
@@ -62,6 +64,7 @@ def make_entity(name: str, kind: str = "API", owner: str | None = OWNER, tags: l
         owner_ref=owner,
         body={"apiVersion": "backstage.io/v1alpha1", "kind": kind, "metadata": {"name": name, "tags": tags}},
         content_hash="x",
+        visibility=visibility,
     )
     entity.tags = [EntityTag(tag=tag) for tag in tags]
     return entity
@@ -295,6 +298,38 @@ def test_editing_and_deleting_a_guide_updates_the_index(api) -> None:
     assert run(api, "minute").hits == []
 
 
+# --- Visibility ---------------------------------------------------------------------------------
+
+
+def test_a_viewer_finds_only_operations_and_guides_of_entities_it_may_see(api) -> None:
+    from devhub.identity.policy import ANONYMOUS, Principal
+
+    secret_ref = "api:default/secret-api"
+    with api.session() as session:
+        entity = make_entity("secret-api", owner="group:default/vault-team", visibility="private")
+        session.add(entity)
+        session.flush()
+        search.index_entities(session, [entity])
+        ops = [("get-vault", "get", "/vault/refunds", "readVault", "Read the refund vault", ["Refunds"])]
+        search.index_spec_version(session, add_version(session, "1.0", api_ref=secret_ref, operations=ops))
+        docs.save_guide(session, secret_ref, "vault-refunds", "Vault refunds", "Refunds from the vault.", 0, None)
+        orphan = [("get-orphan", "get", "/orphan/refunds", "orphanRefunds", None, [])]
+        search.index_spec_version(session, add_version(session, "1.0", api_ref="api:default/gone", operations=orphan))
+
+    everything = {h.name for h in run(api, "refunds").hits}
+    assert {"readVault", "vault-refunds", "createRefund", "orphanRefunds"} <= everything  # no viewer: all
+    anonymous = run(api, "refunds", viewer=ANONYMOUS)
+    assert {h.name for h in anonymous.hits} == {"createRefund", "orphanRefunds"}  # public API, and no entity
+    assert dict(anonymous.facets["tag"]) == {"Refunds": 1, "Money movement": 1}
+    assert "group:default/vault-team" not in dict(anonymous.facets["owner"])
+    team = Principal(user_id=7, email="v@example.com", status="approved", teams=frozenset({"group:default/vault-team"}))
+    assert {h.name for h in run(api, "refunds", viewer=team).hits} == everything
+    admin = Principal(user_id=1, email="a@example.com", status="approved", is_admin=True)
+    assert {h.name for h in run(api, "refunds", viewer=admin).hits} == everything
+    # the statement cache keeps one statement per visibility: the anonymous one still filters
+    assert {h.name for h in run(api, "refunds", viewer=ANONYMOUS).hits} == {"createRefund", "orphanRefunds"}
+
+
 # --- Pages and JSON -----------------------------------------------------------------------------
 
 
@@ -302,8 +337,8 @@ def test_the_search_page_shows_operation_and_guide_hits_distinctly(api, settings
     with api.session() as session:
         docs.save_guide(session, API_REF, "refund-policy", "Refund policy", "Refunds within 180 days.", 0, None)
     html = client.get("/search", params={"q": "refund"}, headers={"accept": "text/html"}).text
-    assert 'class="card search-hit search-hit-operation"' in html
-    assert 'class="card search-hit search-hit-guide"' in html
+    assert '<li class="card search-hit" data-doc-type="operation">' in html
+    assert '<li class="card search-hit" data-doc-type="guide">' in html
     assert '<span class="badge badge-success mono">POST</span>' in html
     assert '<code class="mono small">/payments/{paymentId}/refunds</code>' in html
     assert 'href="/apis/default/payments-api/v/2.0.0/operations/post-payments-paymentid-refunds"' in html

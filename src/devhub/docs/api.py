@@ -1,34 +1,33 @@
-"""Guides JSON API under /api/v1/docs: list, read, write (portal guides) and delete."""
+"""Guides JSON API under /api/v1/docs: list, read, write (portal guides) and delete.
+
+Whoever may see the entity reads its guides (others get 404, as for an entity that does not exist); its
+owner team and admins write them (`guides.write`: 401 anonymous, 403 others).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
 from devhub.deps import get_page, get_session
 from devhub.docs import service
 from devhub.docs.schemas import GuideDetail, GuideIn, GuideList, GuideSummary
+from devhub.identity.deps import get_principal
+from devhub.identity.policy import Principal, require
 from devhub.pagination import Page as ListPage
 from devhub.pagination import PageMeta, PageRequest
 
 router = APIRouter(prefix="/api/v1/docs", tags=["docs"])
 
-PROBLEMS = {404: {"description": "The entity is not in the catalog, or has no such guide."}}
+SESSION = Depends(get_session, scope="function")  # ends (and commits) before the response is sent
+PROBLEMS = {404: {"description": "The entity is not in the catalog (or not visible to you), or has no such guide."}}
 WRITE_PROBLEMS = {
     **PROBLEMS,
+    401: {"description": "Sign in (or send a token) to write guides."},
+    403: {"description": "Only the entity's owner team and admins write its guides."},
     409: {"description": "The guide is read from a folder (techdocs or next to the definition): read-only."},
     422: {"description": "Invalid slug, title, body or position; `errors` names each field."},
 }
-
-
-def author_of(request: Request) -> str | None:
-    """Who is writing: the signed-in principal's email (set by the identity layer on `request.state`)."""
-    principal = getattr(request.state, "principal", None)
-    if principal is not None and getattr(principal, "user_id", None) is not None:
-        email = getattr(principal, "email", None)
-        if isinstance(email, str) and email:
-            return email
-    return None
 
 
 @router.get(
@@ -41,9 +40,11 @@ def list_guides(
     kind: str,
     name: str,
     page: PageRequest = Depends(get_page),
-    session: Session = Depends(get_session, scope="function"),
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
 ) -> GuideList:
-    entity = service.get_entity(session, namespace, kind, name)
+    require(viewer, "catalog.read")
+    entity = service.get_entity(session, namespace, kind, name, viewer)
     guides = service.list_guides(session, entity.ref)
     result = ListPage(guides[page.offset : page.offset + page.size], len(guides), page)
     return GuideList(items=[GuideSummary.of(g) for g in result.items], meta=PageMeta.of(result))
@@ -54,8 +55,16 @@ def list_guides(
     summary="One guide: its markdown and its rendered, sanitised HTML",
     responses=PROBLEMS,
 )
-def get_guide(namespace: str, kind: str, name: str, slug: str, session: Session = Depends(get_session, scope="function")) -> GuideDetail:
-    entity = service.get_entity(session, namespace, kind, name)
+def get_guide(
+    namespace: str,
+    kind: str,
+    name: str,
+    slug: str,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+) -> GuideDetail:
+    require(viewer, "catalog.read")
+    entity = service.get_entity(session, namespace, kind, name, viewer)
     guide = service.get_guide(session, entity.ref, slug)
     return GuideDetail.of_guide(guide, service.list_guides(session, entity.ref))
 
@@ -71,14 +80,15 @@ def put_guide(
     name: str,
     slug: str,
     guide_in: GuideIn,
-    request: Request,
     response: Response,
-    session: Session = Depends(get_session, scope="function"),
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
 ) -> GuideDetail:
-    entity = service.get_entity(session, namespace, kind, name)
+    entity = service.get_entity(session, namespace, kind, name, viewer)
+    require(viewer, "guides.write", entity.owner_ref)
     existed = service.find_guide(session, entity.ref, slug) is not None
     guide = service.save_guide(
-        session, entity.ref, slug, guide_in.title, guide_in.body, guide_in.position, author_of(request)
+        session, entity.ref, slug, guide_in.title, guide_in.body, guide_in.position, viewer.email, viewer=viewer
     )
     if not existed:
         response.status_code = 201
@@ -92,7 +102,14 @@ def put_guide(
     status_code=204,
     responses=WRITE_PROBLEMS,
 )
-def delete_guide(namespace: str, kind: str, name: str, slug: str, session: Session = Depends(get_session, scope="function")) -> Response:
-    entity = service.get_entity(session, namespace, kind, name)
-    service.delete_guide(session, entity.ref, slug)
+def delete_guide(
+    namespace: str,
+    kind: str,
+    name: str,
+    slug: str,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+) -> Response:
+    entity = service.get_entity(session, namespace, kind, name, viewer)
+    service.delete_guide(session, entity.ref, slug, viewer=viewer)
     return Response(status_code=204)

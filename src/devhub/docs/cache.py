@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-DOCUMENT_BUDGET = 48_000_000  # JSON characters of the documents kept (about 10x that in memory)
+DOCUMENT_BUDGET = 32_000_000  # compact JSON characters of the documents kept (about twice that in memory)
 DOCUMENT_MAX = 24
-FRAGMENT_BUDGET = 64_000_000  # characters of HTML and markdown kept
+FRAGMENT_BUDGET = 48_000_000  # characters of HTML and markdown kept
 FRAGMENT_MAX = 50_000
 CHANGES_MAX = 256
 

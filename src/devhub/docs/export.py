@@ -129,12 +129,15 @@ def schema_lines(node: SchemaNode, level: int = 0) -> list[str]:
     children: list[SchemaNode] = list(node.properties) + list(node.pattern_properties)
     if node.additional is not None:
         children.append(node.additional)
-    if node.items is not None and node.items.has_children:
-        children.append(node.items)
+    items = node.items if node.items is not None and not (node.items.recursive or node.items.truncated) else None
+    if items is not None and not items.has_children and items.expandable:
+        children.append(items)
     if node.not_schema is not None:
         children.append(node.not_schema)
     for child in children:
         lines.extend(_node_lines(child, level))
+    if items is not None and items.has_children:
+        lines.extend(schema_lines(items, level))
     for composition in node.compositions:
         lines.append(f"{pad}- *{composition.kind}*:")
         for variant in composition.variants:
@@ -150,7 +153,7 @@ def _node_lines(node: SchemaNode, level: int) -> list[str]:
         head += f" ({', '.join(flags)})"
     lines = [head]
     body = []
-    if node.title and node.title != node.label:
+    if node.show_title:
         body.append(f"*{esc(node.title)}*")
     if node.description:
         body.append(node.description.strip())

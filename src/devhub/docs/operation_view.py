@@ -350,7 +350,7 @@ def _param_view(doc: Any, builder: SchemaViewBuilder, param: dict, swagger: bool
     if schema is None and isinstance(param.get("content"), dict) and param["content"]:
         content_type, media = next(iter(param["content"].items()))
         schema = as_dict(media).get("schema")
-    node = builder.build(schema) if schema is not None else None
+    node = builder.build(schema, str(param.get("name"))) if schema is not None else None
     examples = _examples_of(doc, param)
     has, value = _first_value(doc, param)
     if not has:

@@ -91,6 +91,16 @@ class OpEntry:
         return self.summary or self.operation_id or f"{self.method.upper()} {self.path}"
 
     @property
+    def nav_label(self) -> str:
+        """What the sidebar shows: the summary; for AsyncAPI operations without one, their id (many share
+        one address); else the path."""
+        if self.summary:
+            return self.summary
+        if self.locator[0] in ("op", "channel") and self.operation_id:
+            return self.operation_id
+        return self.path
+
+    @property
     def method_label(self) -> str:
         return self.method.upper()
 

@@ -82,6 +82,17 @@ class SchemaNode:
     raw: str | None = None  # a schema in another format (Avro, Protobuf, ...) as text
 
     @property
+    def show_title(self) -> bool:
+        """A title worth showing: not just the property's or the schema's name again (pydantic adds those)."""
+        if not self.title:
+            return False
+
+        def squash(value: str | None) -> str:
+            return "".join(ch for ch in (value or "").lower() if ch.isalnum())
+
+        return squash(self.title) not in (squash(self.label), squash(self.ref_name))
+
+    @property
     def ref_name(self) -> str | None:
         return key_label(self.ref_key) if self.ref_key else None
 
@@ -207,6 +218,20 @@ class SchemaViewBuilder:
             node.truncated = True
             self._scalars(node, schema)
             return node
+        single = nullable_variant(schema)
+        if single is not None:  # anyOf/oneOf [X, null]: X, nullable (how pydantic and others spell it)
+            inner = self._node(single, label, required, depth, stack, ref_depth)
+            outer = SchemaNode()
+            self._scalars(outer, {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")})
+            for attr in ("title", "description", "default", "const"):
+                if getattr(outer, attr) is not None:
+                    setattr(inner, attr, getattr(outer, attr))
+            inner.examples = outer.examples or inner.examples
+            inner.deprecated = inner.deprecated or outer.deprecated
+            inner.read_only = inner.read_only or outer.read_only
+            inner.write_only = inner.write_only or outer.write_only
+            inner.nullable = True
+            return inner
 
         if "allOf" in schema:
             merged = merge_all_of(self.doc, schema, stack)
@@ -354,6 +379,31 @@ def merge_all_of(doc: Any, schema: dict, stack: tuple = ()) -> tuple[dict, list[
     if required:
         merged["required"] = list(dict.fromkeys(required))
     return merged, sources, member_refs
+
+
+def _is_null(schema: Any) -> bool:
+    return (
+        isinstance(schema, dict)
+        and (schema.get("type") == "null" or schema.get("type") == ["null"])
+        and not (set(schema) - {"type", "title", "description"})
+    )
+
+
+def nullable_variant(schema: dict) -> Any:
+    """The one non-null member of `anyOf`/`oneOf: [X, {type: null}]` when that is all the schema says, else None."""
+    if "type" in schema or "properties" in schema or "allOf" in schema:
+        return None
+    for kind in ("anyOf", "oneOf"):
+        members = schema.get(kind)
+        if (
+            isinstance(members, list)
+            and len(members) >= 2
+            and not any(k in schema for k in ("anyOf", "oneOf") if k != kind)
+        ):
+            others = [m for m in members if not _is_null(m)]
+            if len(others) == 1 and len(others) < len(members):
+                return others[0]
+    return None
 
 
 def _collect_all_of(doc: Any, schema: dict, out: list, seen: set, level: int) -> bool:

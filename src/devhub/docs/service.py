@@ -14,6 +14,10 @@ its title comes from the mkdocs `nav` or its first `# ` heading, its order from 
 stored markdown stays the author's; images cannot be served (nor loaded from elsewhere, under the pages'
 content policy) and show their alt text.
 
+Access (identity.policy): guides are read by whoever may see their entity (others get the same 404 as for an
+entity that does not exist) and written by its owner team (`guides.write`). Functions that take a `viewer`
+check both; without one (imports, the CLI, tests) nothing is checked.
+
 Every write here re-indexes the entity's guides for search. Nothing commits: the caller owns the transaction.
 """
 
@@ -38,6 +42,7 @@ from devhub.catalog.kinds import RefError, parse_ref
 from devhub.catalog.models import Entity
 from devhub.db import utcnow
 from devhub.docs.models import Guide
+from devhub.identity.policy import Principal, can, entity_visible, require
 from devhub.markdown import sanitise_html
 from devhub.problems import NotFound, Problem
 from devhub.yamlload import YamlError, load_documents
@@ -122,18 +127,33 @@ def api_docs_url(entity_ref: str) -> str:
 # --- Reading ------------------------------------------------------------------------------------
 
 
-def get_entity(session: Session, namespace: str, kind: str, name: str) -> Entity:
-    """The catalog entity guides hang off; a 404 problem when it is not in the catalog."""
+def get_entity(session: Session, namespace: str, kind: str, name: str, viewer: Principal | None = None) -> Entity:
+    """The catalog entity guides hang off; a 404 problem when it is not in the catalog, or when `viewer` is
+    given and may not see it (the same answer, so a private entity's name is not confirmed)."""
     ref = f"{kind}:{namespace}/{name}".lower()
     entity = session.scalar(select(Entity).where(Entity.ref == ref))
-    if entity is None:
+    if entity is None or (viewer is not None and not _visible(session, viewer, entity)):
         raise NotFound(f"{ref} is not in the catalog")
     return entity
 
 
-def _entity_by_ref(session: Session, entity_ref: str) -> Entity:
+def _visible(session: Session, viewer: Principal, entity: Entity) -> bool:
+    from devhub.catalog.service import access_teams
+
+    return entity_visible(viewer, entity, set(access_teams(session, entity.id)))
+
+
+def can_write(viewer: Principal | None, entity: Entity) -> bool:
+    """Whether the viewer may write and delete the entity's portal guides (its owner team, and admins)."""
+    return viewer is None or can(viewer, "guides.write", entity.owner_ref)
+
+
+def _entity_by_ref(session: Session, entity_ref: str, viewer: Principal | None = None) -> Entity:
     namespace, kind, name = _ref_parts(entity_ref)
-    return get_entity(session, namespace, kind, name)
+    entity = get_entity(session, namespace, kind, name, viewer)
+    if viewer is not None:
+        require(viewer, "guides.write", entity.owner_ref)
+    return entity
 
 
 def list_guides(session: Session, entity_ref: str) -> list[Guide]:
@@ -202,10 +222,12 @@ def save_guide(
     author: str | None = None,
     *,
     previous_slug: str | None = None,
+    viewer: Principal | None = None,
 ) -> Guide:
     """Create or update a portal guide (`previous_slug` renames one). The entity must be in the catalog (404);
-    guides read from folders cannot be changed here (409); bad fields are a 422 with `fields`."""
-    entity = _entity_by_ref(session, entity_ref)
+    guides read from folders cannot be changed here (409); bad fields are a 422 with `fields`; a `viewer`
+    must be allowed to write the entity's guides (401/403)."""
+    entity = _entity_by_ref(session, entity_ref, viewer)
     title = title.strip() if isinstance(title, str) else ""
     body = body.replace("\r\n", "\n") if isinstance(body, str) else ""
     slug = (slug or "").strip()
@@ -233,9 +255,10 @@ def save_guide(
     return current
 
 
-def delete_guide(session: Session, entity_ref: str, slug: str) -> None:
-    """Delete a portal guide: 404 when there is none, 409 for a guide read from a folder."""
-    entity = _entity_by_ref(session, entity_ref)
+def delete_guide(session: Session, entity_ref: str, slug: str, *, viewer: Principal | None = None) -> None:
+    """Delete a portal guide: 404 when there is none, 409 for a guide read from a folder, 401/403 when a
+    `viewer` may not write the entity's guides."""
+    entity = _entity_by_ref(session, entity_ref, viewer)
     guide = get_guide(session, entity.ref, slug)
     if guide.source != "portal":
         raise GuideReadOnly(guide)

@@ -24,8 +24,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from devhub.deps import get_session
 from devhub.docs import cache, export
@@ -65,31 +64,16 @@ def _api_ref(namespace: str, name: str) -> str:
 
 
 def _get_version(session: Session, api_ref: str, version: str) -> SpecVersion:
-    get = getattr(specs_service, "get_version", None)
-    if get is not None:
-        return get(session, api_ref, version)
-    row = session.scalar(select(SpecVersion).where(SpecVersion.api_ref == api_ref, SpecVersion.version == version))
-    if row is None:
-        raise NotFound(f"{api_ref} has no published version {version}")
-    return row
+    return specs_service.get_version(session, api_ref, version)
 
 
 def _latest_version(session: Session, api_ref: str) -> SpecVersion | None:
-    latest = getattr(specs_service, "latest_version", None)
-    if latest is not None:
-        return latest(session, api_ref)
-    versions = _versions(session, api_ref)
-    return versions[0] if versions else None
+    return specs_service.latest_version(session, api_ref)
 
 
 def _versions(session: Session, api_ref: str) -> list[SpecVersion]:
     """Every published version, newest first."""
-    list_versions = getattr(specs_service, "list_versions", None)
-    if list_versions is not None:
-        items = list(list_versions(session, api_ref, PageRequest(1, MAX_VERSIONS)).items)
-    else:
-        items = list(session.scalars(select(SpecVersion).where(SpecVersion.api_ref == api_ref)).all())
-    return sorted(items, key=lambda v: (v.published_at, v.id), reverse=True)
+    return list(specs_service.list_versions(session, api_ref, PageRequest(1, MAX_VERSIONS)).items)
 
 
 def _check_visible(session: Session, namespace: str, name: str, viewer: Principal) -> Any:
@@ -101,8 +85,7 @@ def _check_visible(session: Session, namespace: str, name: str, viewer: Principa
         entity = catalog_service.get_entity(session, "api", namespace, name)
     except NotFound:
         return None
-    visible = getattr(catalog_service, "entity_visible", None)
-    if visible is not None and not visible(viewer, entity, set(catalog_service.access_teams(session, entity.id))):
+    if not catalog_service.entity_visible(viewer, entity, set(catalog_service.access_teams(session, entity.id))):
         raise NotFound(f"{entity.ref} is not in the catalog")
     return entity
 
@@ -117,7 +100,9 @@ def reference_of(version: SpecVersion) -> Reference:
     key = ("reference", *cache.version_key(version))
 
     def build() -> Reference:
-        rows = [(o.anchor, o.method, o.path, o.operation_id) for o in version.operations]
+        session = object_session(version)
+        operations = specs_service.operations_of(session, version) if session is not None else version.operations
+        rows = [(o.anchor, o.method, o.path, o.operation_id) for o in operations]
         return build_reference(
             version.bundled or {},
             format=version.format,

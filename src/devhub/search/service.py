@@ -10,6 +10,11 @@ Matching is part-of-word and back-end specific, ranking is the same everywhere:
 * rank: exact name, name prefix, name contains the first term, title contains it, the rest;
   ties by shorter name, then name (byte order).
 
+Visibility: given a `viewer` (the principal of the request), documents of entities it may not see are left
+out before anything is counted (`identity.policy.visible_entities`); operations of an API that is not in the
+catalog (no entity) are open, like their reference pages. Without a viewer nothing is filtered: for the CLI
+on the portal's host, tests and benchmarks.
+
 Filters: any of the given kinds, any of the given owners, all of the given tags. Facets of `kind` and
 `owner` are counted with every filter but their own (so choosing one kind still shows the others'
 counts); `tag` is counted with every filter applied, top 20.
@@ -36,9 +41,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from threading import Lock
 from typing import Any
 from urllib.parse import quote
 
@@ -71,6 +77,7 @@ from sqlalchemy.orm import Session
 
 from devhub.catalog.models import Entity, EntityTag
 from devhub.docs.models import Guide
+from devhub.identity.policy import Principal, visible_entities
 from devhub.markdown import plain_text
 from devhub.pagination import PageRequest
 from devhub.search.models import SearchDocument
@@ -375,6 +382,7 @@ class _Shape:
     kinds: bool
     owners: bool
     tags: int
+    visibility: tuple | None = None  # the viewer's `visibility_key`; None: no visibility filter
 
 
 def _match_condition(shape: _Shape) -> list[ColumnElement[bool]]:
@@ -446,8 +454,34 @@ def _row(facet: str, value: Any, n: Any, rank: Any = None, length: Any = None) -
     ]
 
 
-@lru_cache(maxsize=512)
-def _statement(shape: _Shape) -> CompoundSelect:
+_STATEMENTS: OrderedDict[_Shape, CompoundSelect] = OrderedDict()
+_STATEMENTS_LOCK = Lock()
+STATEMENT_CACHE_SIZE = 512
+
+
+def _statement(shape: _Shape, viewer: Principal | None = None) -> CompoundSelect:
+    """The statement of a shape, built once: the visibility condition depends only on the viewer's
+    `visibility_key`, which is part of the shape."""
+    with _STATEMENTS_LOCK:
+        found = _STATEMENTS.get(shape)
+        if found is not None:
+            _STATEMENTS.move_to_end(shape)
+            return found
+    built = _build_statement(shape, viewer)
+    with _STATEMENTS_LOCK:
+        _STATEMENTS[shape] = built
+        while len(_STATEMENTS) > STATEMENT_CACHE_SIZE:
+            _STATEMENTS.popitem(last=False)
+    return built
+
+
+def _visible(viewer: Principal) -> ColumnElement[bool]:
+    """Documents of entities the viewer may see, and documents of no entity (operations of an API that has
+    left the catalog, whose reference pages stay open)."""
+    return or_(_doc.entity_id.is_(None), _doc.entity_id.in_(select(Entity.id).where(visible_entities(viewer))))
+
+
+def _build_statement(shape: _Shape, viewer: Principal | None) -> CompoundSelect:
     """Find the matched set once (materialised) and from it: the total, the kind and owner facets
     (each without its own filter), the tag facet, and the ids of the page, best first."""
     columns = [
@@ -468,7 +502,8 @@ def _statement(shape: _Shape) -> CompoundSelect:
         owners = bindparam("owners", expanding=True, type_=String)
         columns.append(case((_doc.owner_ref.in_(owners), 1), else_=0).label("in_owner"))
     tagged = [_tagged(shape.dialect, f"tag_{i}") for i in range(shape.tags)]
-    matched = select(*columns).where(*_match_condition(shape), *tagged).cte("matched")
+    visible = [_visible(viewer)] if shape.visibility is not None and viewer is not None else []
+    matched = select(*columns).where(*_match_condition(shape), *tagged, *visible).cte("matched")
     if shape.dialect != "sqlite" or _SQLITE_MATERIALIZED:
         matched = matched.prefix_with("MATERIALIZED")
     in_kind = [matched.c.in_kind == 1] if shape.kinds else []
@@ -533,8 +568,10 @@ def search(
     owners: list[str] | None = None,
     tags: list[str] | None = None,
     page: PageRequest,
+    viewer: Principal | None = None,
 ) -> SearchResults:
-    """One page of documents matching every term of `query`, best first, with facet counts.
+    """One page of documents matching every term of `query`, best first, with facet counts; only what
+    `viewer` may see when one is given (routes always give it).
 
     Two statements: one over the matched set for the total, the facets and the page's ids; one
     fetching those documents by primary key. The SQL is built once per shape of query and reused.
@@ -570,10 +607,13 @@ def search(
         params["kinds"] = kinds
     if owners:
         params["owners"] = owners
-    shape = _Shape(dialect, bool(long_terms), len(scans), bool(kinds), bool(owners), len(tags))
+    # An admin sees everything: no condition at all, rather than one that is always true.
+    unfiltered = viewer is None or (viewer.is_admin and viewer.signed_in)
+    visibility = None if unfiltered else viewer.visibility_key
+    shape = _Shape(dialect, bool(long_terms), len(scans), bool(kinds), bool(owners), len(tags), visibility)
 
     hits: list[tuple[int, int, str, int]] = []
-    for facet, value, n, rank, length in session.execute(_statement(shape), params):
+    for facet, value, n, rank, length in session.execute(_statement(shape, viewer), params):
         if facet == "total":
             results.total = n
         elif facet == "hit":

@@ -197,8 +197,9 @@ class _Bundler:
                 self.targets[key] = target
                 if target is None:
                     continue
+                if target[0] != self.main or not ref.startswith("#"):
+                    self.external = True  # the document must be rebuilt: this $ref changes
                 if target[0] != self.main:
-                    self.external = True
                     self.wanted.add(target)
                 if target[0] not in seen:
                     seen.add(target[0])
@@ -217,7 +218,9 @@ class _Bundler:
                 self.fail(error)
             return None
         except ValueError as exc:
-            self.fail(SpecError(str(exc), pointer=to_pointer(ref_path), line=source.line_of(ref_path), file=source.path))
+            self.fail(
+                SpecError(str(exc), pointer=to_pointer(ref_path), line=source.line_of(ref_path), file=source.path)
+            )
             return None
         if file not in self.files:
             self.fail(
@@ -324,7 +327,8 @@ class _Bundler:
             return {"$ref": ref, **siblings}
         target_file, target_path = target
         if target_file == self.main:
-            return {"$ref": "#" + to_pointer(target_path), **siblings}
+            internal = ref if file == self.main and ref.startswith("#") else "#" + to_pointer(target_path)
+            return {"$ref": internal, **siblings}
         placed = self.placed.get(target)
         if placed is not None:
             return {"$ref": "#" + to_pointer(placed), **siblings}

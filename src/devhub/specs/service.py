@@ -153,7 +153,9 @@ def check(bundled: Bundle, digest: str | None = None) -> Prepared:
         raise SpecInvalid([_locate(bundled, error) for error in exc.errors]) from None
     issues, omitted = validate(bundled.document, fmt)
     if issues:
-        raise SpecInvalid([bundled.error(issue.path, issue.message) for issue in issues], omitted=omitted)
+        errors = [bundled.error(issue.path, issue.message) for issue in issues]
+        errors.sort(key=lambda e: (e.file != bundled.main, e.file or "", e.line or 0))  # in reading order
+        raise SpecInvalid(errors, omitted=omitted)
     return Prepared(
         bundle=bundled,
         format=fmt,
@@ -568,9 +570,26 @@ def _store_catalog(session: Session, ready: list[tuple[Any, Prepared, str, str]]
                     ids.extend(_insert_versions(session, [(values, operations)]))
             except IntegrityError:
                 continue
-    for version in session.scalars(select(SpecVersion).where(SpecVersion.id.in_(ids))):
-        _index(session, version)
+    _index_many(session, ids, had_versions={ref for ref, _ in existing})
     return errors
+
+
+def _index_many(session: Session, ids: list[int], had_versions: set[str]) -> None:
+    """Index the operations of new versions: in one call when search offers `index_spec_versions`, else one
+    call per version, skipping those with no operations of APIs that had no version before (nothing to
+    add, nothing to replace)."""
+    from devhub.search import service as search_service
+
+    versions = []
+    for start in range(0, len(ids), _CHUNK):
+        versions.extend(session.scalars(select(SpecVersion).where(SpecVersion.id.in_(ids[start : start + _CHUNK]))))
+    bulk = getattr(search_service, "index_spec_versions", None)
+    if bulk is not None:
+        bulk(session, versions)
+        return
+    for version in versions:
+        if version.operation_count or version.api_ref in had_versions:
+            _index(session, version)
 
 
 def error_lines(error: SpecInvalid) -> list[str]:
