@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     git_timeout_seconds: int = Field(60, ge=1)
     http_timeout_seconds: float = Field(10.0, gt=0)
 
+    # Publishing API definitions
+    spec_max_bytes: int = Field(10_000_000, ge=1024, description="Largest definition (all its files) accepted.")
+    spec_max_files: int = Field(200, ge=1, description="Most files one multi-file definition may have.")
+    spec_max_depth: int = Field(64, ge=8, description="Deepest nesting accepted in a definition.")
+    spec_max_nodes: int = Field(1_000_000, ge=1000, description="Most YAML nodes a definition may expand to.")
+    spec_max_zip_ratio: int = Field(100, ge=1, description="Largest uncompressed/compressed ratio of a zip upload.")
+    spec_url_refs: str = Field(
+        "keep",
+        pattern="^(keep|refuse)$",
+        description="$refs to http(s) URLs: kept as links (never fetched) or refused.",
+    )
+
     # Accounts and sign-in
     signup_policy: str = Field(
         "open",

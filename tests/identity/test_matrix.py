@@ -359,6 +359,51 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/locations/{location_id}"): Entry(admin_only, url("/locations/{location}")),
     ("POST", "/locations/{location_id}/refresh"): Entry(admin_only, url("/locations/{location}/refresh")),
     ("POST", "/locations/{location_id}/delete"): Entry(admin_only, location_of("delete", "/locations/{id}/delete")),
+    # API definitions: readers of the API read its versions and docs; the owner team publishes.
+    ("GET", "/api/v1/apis/{namespace}/{name}/versions"): entity_entry(sees, "/api/v1/apis/default/{api}/versions"),
+    ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}"): entity_entry(
+        sees, "/api/v1/apis/default/{api}/versions/1.0.0"
+    ),
+    ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}/definition"): entity_entry(
+        sees, "/api/v1/apis/default/{api}/versions/1.0.0/definition?format=yaml"
+    ),
+    ("POST", "/api/v1/apis/{namespace}/{name}/versions"): entity_entry(
+        owner_team,
+        "/api/v1/apis/default/{api}/versions",
+        json={"version": "2.0.0", "definition": "openapi: 3.0.3\ninfo: {title: T, version: 2.0.0}\npaths: {}\n"},
+    ),
+    ("PATCH", "/api/v1/apis/{namespace}/{name}/versions/{version}"): entity_entry(
+        owner_team, "/api/v1/apis/default/{api}/versions/1.0.0", json={"lifecycle": "stable"}
+    ),
+    ("GET", "/apis/{namespace}/{name}/versions"): entity_entry(sees, "/apis/default/{api}/versions"),
+    ("GET", "/apis/{namespace}/{name}/publish"): entity_entry(owner_team, "/apis/default/{api}/publish"),
+    ("POST", "/apis/{namespace}/{name}/publish"): entity_entry(
+        owner_team,
+        "/apis/default/{api}/publish",
+        data={"version": "3.0.0", "lifecycle": "stable"},
+        files={"file": ("api.yaml", b"openapi: 3.0.3\ninfo: {title: T, version: 3.0.0}\npaths: {}\n")},
+    ),
+    ("GET", "/apis/{namespace}/{name}"): entity_entry(sees, "/apis/default/{api}"),
+    ("GET", "/apis/{namespace}/{name}/v/{version}"): entity_entry(sees, "/apis/default/{api}/v/1.0.0"),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/operations/{anchor}"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/operations/ping"
+    ),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/schemas"): entity_entry(sees, "/apis/default/{api}/v/1.0.0/schemas"),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/schemas.md"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/schemas.md"
+    ),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/schemas/{schema:path}"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/schemas/Pong"
+    ),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/changes"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/changes?from=1.0.0"
+    ),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/changes.md"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/changes.md?from=1.0.0"
+    ),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/switch"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/switch?to=1.0.0"
+    ),
     # Guides belong to the entity: readers see them, the owner team writes them.
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides"): entity_entry(sees, "/api/v1/docs/{entity}/guides"),
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides/{slug:path}"): Entry(

@@ -150,7 +150,7 @@ def refresh_location(session: Session, settings: Settings, location: Location, *
         location.next_refresh_at = _next_refresh(settings)
         session.flush()
         return report
-    apply_read(session, location, result, report, default_visibility=settings.default_visibility)
+    apply_read(session, location, result, report, default_visibility=settings.default_visibility, settings=settings)
     location.status = "error" if result.errors else "ok"
     location.last_error = None
     location.last_refresh_at = now
@@ -195,6 +195,7 @@ def apply_read(
     result: ingest.ReadResult,
     report: RefreshReport,
     default_visibility: str = "internal",
+    settings: Settings | None = None,
 ) -> None:
     errors = list(result.errors)
     existing = {
@@ -229,7 +230,9 @@ def apply_read(
     written = list(zip(new_ids, new_rows, strict=True)) + changed_rows
     _replace_relations_and_tags(session, written)
     _reindex(session, [entity_id for entity_id, _ in written])
-    _notify_domains(session, [item for _, item in written], gone_refs=[r for r in existing if r not in incoming_refs])
+    written_items = [item for _, item in written]
+    errors += _notify_domains(session, written_items, [r for r in existing if r not in incoming_refs], settings)
+    errors += _kept_domain_errors(session, location, incoming_refs - {item.entity.ref for item in written_items})
 
     session.execute(delete(ProcessingError).where(ProcessingError.location_id == location.id))
     if errors:
@@ -258,14 +261,37 @@ def apply_read(
     location.error_count = len(errors)
 
 
-def _notify_domains(session: Session, written: list[ingest.ReadEntity], gone_refs: list[str]) -> None:
+DOMAIN_RULES = ("invalid-definition", "definition-conflict")
+
+
+def _notify_domains(
+    session: Session, written: list[ingest.ReadEntity], gone_refs: list[str], settings: Settings | None
+) -> list[ingest.ReadError]:
     """Hand new and changed entities to the domains built on them: API definitions are published, docs-as-code
-    folders become guides. Imported late: those domains import the catalog."""
+    folders become guides. Their problems come back as the entities' processing errors. Imported late:
+    those domains import the catalog."""
     from devhub.docs import service as docs_service
     from devhub.specs import service as specs_service
 
-    specs_service.publish_catalog_definitions(session, written)
+    problems = specs_service.publish_catalog_definitions(session, written, settings) or []
     docs_service.sync_techdocs(session, written, gone_refs)
+    return list(problems)
+
+
+def _kept_domain_errors(session: Session, location: Location, unchanged_refs: set[str]) -> list[ingest.ReadError]:
+    """Unchanged entities are not handed on again, so their definition errors are carried over as they were."""
+    if not unchanged_refs:
+        return []
+    rows = session.scalars(
+        select(ProcessingError).where(
+            ProcessingError.location_id == location.id, ProcessingError.rule.in_(DOMAIN_RULES)
+        )
+    )
+    return [
+        ingest.ReadError(e.source, e.line, e.rule, e.message, e.entity_ref)
+        for e in rows
+        if e.entity_ref in unchanged_refs
+    ]
 
 
 def _drop_conflicts(session, location, entities, existing, errors) -> list[ingest.ReadEntity]:
