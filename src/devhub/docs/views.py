@@ -77,17 +77,14 @@ def _versions(session: Session, api_ref: str) -> list[SpecVersion]:
 
 
 def _check_visible(session: Session, namespace: str, name: str, viewer: Principal) -> Any:
-    """The catalog entity of the API (or None when it has left the catalog: published versions outlive it,
-    but nobody can tell any more who may see them, so only admins do). An entity the viewer may not see
-    answers 404, as if it were not there."""
+    """The catalog entity of the API (or None when it has left the catalog: published versions outlive it).
+    An entity the viewer may not see answers 404, as if it were not there."""
     from devhub.catalog import service as catalog_service
 
     try:
         entity = catalog_service.get_entity(session, "api", namespace, name)
     except NotFound:
-        if viewer.is_admin and viewer.signed_in:
-            return None
-        raise
+        return None
     if not catalog_service.entity_visible(viewer, entity, set(catalog_service.access_teams(session, entity.id))):
         raise NotFound(f"{entity.ref} is not in the catalog")
     return entity
