@@ -22,6 +22,8 @@ from sqlalchemy.exc import OperationalError
 
 from devhub.catalog.models import Entity, EntityTag
 from devhub.db import Database
+from devhub.identity.deps import get_principal
+from devhub.identity.policy import OPERATOR
 from devhub.pagination import PageRequest
 from devhub.search import api as search_api
 from devhub.search.models import SearchDocument
@@ -517,6 +519,7 @@ def client(db: Database, tmp_path_factory) -> Iterator[TestClient]:
     app.state.db = db
     app.state.settings = Settings(data_dir=Path(tmp_path_factory.mktemp("data")))
     app.include_router(search_api.router)
+    app.dependency_overrides[get_principal] = lambda: OPERATOR  # these tests are about search, not access
     try:
         from devhub.problems import install_handlers
 

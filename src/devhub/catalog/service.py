@@ -494,6 +494,10 @@ def delete_location(session: Session, location_id: int, actor=None) -> None:
     """Unregister a location; its entities go with it."""
     location = get_location(session, location_id)
     target = f"{location.type}:{location.target}"
+    refs = list(session.scalars(select(Entity.ref).where(Entity.location_id == location_id)))
+    from devhub.docs import service as docs_service
+
+    docs_service.sync_techdocs(session, [], refs)  # their docs-as-code guides go with them
     session.delete(location)
     session.flush()
     bump_catalog_version(session)

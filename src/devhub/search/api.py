@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from devhub.deps import get_page, get_session
+from devhub.identity.deps import get_principal
+from devhub.identity.policy import Principal
 from devhub.pagination import PageRequest
 from devhub.problems import BadRequest
 from devhub.search import service
@@ -31,11 +33,12 @@ def search(
     tag: list[str] = Query([], description="Only documents with all of these tags (repeatable)."),
     page: PageRequest = Depends(get_page),
     session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ) -> SearchResponse:
     if len(q) > service.MAX_QUERY_LENGTH:
         raise BadRequest(
             f"The query is {len(q)} characters long; the most is {service.MAX_QUERY_LENGTH}.",
             max_length=service.MAX_QUERY_LENGTH,
         )
-    results = service.search(session, q, kinds=kind, owners=owner, tags=tag, page=page)
+    results = service.search(session, q, kinds=kind, owners=owner, tags=tag, page=page, viewer=viewer)
     return results.to_response()

@@ -7,6 +7,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from devhub.deps import get_page, get_session
+from devhub.identity.deps import get_principal
+from devhub.identity.policy import Principal
 from devhub.pagination import PageRequest
 from devhub.search import service
 from devhub.web import render
@@ -23,8 +25,9 @@ def search_page(
     tag: list[str] | None = Query(None),
     page: PageRequest = Depends(get_page),
     session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ):
-    results = service.search(session, q, kinds=kind, owners=owner, tags=tag, page=page)
+    results = service.search(session, q, kinds=kind, owners=owner, tags=tag, page=page, viewer=viewer)
     return render(
         request,
         "search/results.html",
