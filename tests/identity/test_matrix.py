@@ -143,11 +143,13 @@ def _entity(kind: str, name: str, visibility: str, spec: dict, **annotations) ->
 
 
 def _api(name: str, visibility: str) -> dict:
+    pong = {"description": "pong", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pong"}}}}
     definition = yaml.safe_dump(
         {
             "openapi": "3.0.3",
             "info": {"title": name, "version": "1.0.0"},
-            "paths": {"/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "pong"}}}}},
+            "paths": {"/ping": {"get": {"operationId": "ping", "responses": {"200": pong}}}},
+            "components": {"schemas": {"Pong": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}},
         }
     )
     return _entity(
