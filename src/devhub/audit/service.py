@@ -55,7 +55,8 @@ def record(session: Session, actor: Actor, action: str, target: str = "", **deta
         head = AuditHead(id=1, last_hash=GENESIS, count=0)
         session.add(head)
         session.flush()
-    at = utcnow().replace(microsecond=utcnow().microsecond // 1000 * 1000)  # ms: survives every back-end
+    now = utcnow()
+    at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # ms: survives every back-end
     clean = json.loads(json.dumps(details, default=str))
     event = AuditEvent(
         at=at,

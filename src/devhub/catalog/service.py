@@ -645,10 +645,10 @@ def hidden_refs(session: Session, refs: Iterable[str], viewer: Principal) -> set
     if not refs or (viewer.is_admin and viewer.signed_in):
         return set()
     hidden: set[str] = set()
+    visible = visible_entities(viewer)
     for chunk in _chunks(refs):
-        known = select(Entity.ref).where(Entity.ref.in_(chunk))
-        visible = set(session.scalars(known.where(visible_entities(viewer))))
-        hidden |= set(session.scalars(known)) - visible
+        rows = session.execute(select(Entity.ref, visible).where(Entity.ref.in_(chunk)))
+        hidden |= {ref for ref, seen in rows if not seen}
     return hidden
 
 

@@ -184,11 +184,6 @@ def invite(
     return {"status": "invited", "email": body.email.strip().lower()}
 
 
-def _team(db: Session, namespace: str, name: str, viewer: Principal):
-    team = catalog.visible_entity(db, "group", namespace, name, viewer)
-    return team
-
-
 @router.get("/teams/{namespace}/{name}/members", summary="A team's accounts and their roles")
 def team_members(
     namespace: str,
@@ -197,7 +192,7 @@ def team_members(
     viewer: Principal = Depends(get_principal),
 ) -> list[MemberOut]:
     require(viewer, "teams.read")
-    team = _team(db, namespace, name, viewer)
+    team = catalog.visible_entity(db, "group", namespace, name, viewer)
     return [
         MemberOut(user_id=u.id, email=u.email, display_name=u.display_name, role=m.role, source=m.source)
         for u, m in service.team_members(db, team.ref)
@@ -213,7 +208,7 @@ def set_member(
     viewer: Principal = Depends(get_principal),
     actor: Actor = Depends(get_actor),
 ) -> list[MemberOut]:
-    team = _team(db, namespace, name, viewer)
+    team = catalog.visible_entity(db, "group", namespace, name, viewer)
     require(viewer, "teams.manage", team.ref)
     user = service.find_user(db, body.email)
     if user is None:
@@ -264,7 +259,9 @@ def audit_export(
 
 
 @router.get("/audit/verify", summary="Check the audit chain end to end")
-def audit_verify(db: Session = Depends(get_session, scope="function"), viewer: Principal = Depends(get_principal)) -> AuditVerification:
+def audit_verify(
+    db: Session = Depends(get_session, scope="function"), viewer: Principal = Depends(get_principal)
+) -> AuditVerification:
     require(viewer, "audit.read")
     result = audit.verify(db)
     return AuditVerification(ok=result.ok, checked=result.checked, broken_at=result.broken_at, reason=result.reason)
