@@ -55,7 +55,9 @@ class Entity(Base):
     lifecycle: Mapped[str | None] = mapped_column(String(63), index=True)
     owner_ref: Mapped[str | None] = mapped_column(String(REF_LENGTH), index=True)
     system_ref: Mapped[str | None] = mapped_column(String(REF_LENGTH), index=True)
-    visibility: Mapped[str] = mapped_column(String(16), default="internal", index=True)  # public|internal|private
+    # public|internal|private; deliberately not indexed: three values, and an index here makes SQLite skip the
+    # sort_key index and sort 10,000 rows for every page (bench/permissions.py).
+    visibility: Mapped[str] = mapped_column(String(16), default="internal")
     body: Mapped[dict] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_locations.id", ondelete="CASCADE"), index=True)
