@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         pattern="^(keep|refuse)$",
         description="$refs to http(s) URLs: kept as links (never fetched) or refused.",
     )
+    governance_ruleset: str | None = Field(
+        None, description="The organisation's lint rules and publish gate policy (a YAML file); built-in when unset."
+    )
 
     # Accounts and sign-in
     signup_policy: str = Field(

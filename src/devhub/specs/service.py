@@ -201,9 +201,13 @@ def publish(
     lifecycle: str = "stable",
     settings: Any = None,
     parsed: dict[str, Source] | None = None,
+    allow_breaking: bool = False,
+    actor: Any = None,
 ) -> PublishResult:
     """Publish one version. Raises NotFound (no such API), Problem 422 (bad version or lifecycle),
-    SpecInvalid (the definition; `.to_problem()` is a 422 with every error) and VersionConflict (409)."""
+    SpecInvalid (the definition; `.to_problem()` is a 422 with every error), VersionConflict (409) and
+    governance's BreakingChangeRefused (409, with the findings) for a breaking change to a stable version
+    that neither the policy nor `allow_breaking` lets through (an allowed one is audited as `actor`)."""
     entity = api_entity(session, api_ref)
     check_version(version)
     check_lifecycle(lifecycle)
@@ -217,7 +221,19 @@ def publish(
             return PublishResult("unchanged", existing, list(bundled.warnings))
         raise VersionConflict(entity.ref, version)
     prepared = check(bundled, digest)
-    return store(
+    from devhub.governance import service as governance
+
+    gate = governance.check_publish(
+        session,
+        entity.ref,
+        version,
+        lifecycle,
+        prepared,
+        allow_breaking=allow_breaking,
+        settings=settings,
+        publisher=publisher,
+    )
+    result = store(
         session,
         entity.ref,
         version,
@@ -227,6 +243,9 @@ def publish(
         publisher=publisher,
         lifecycle=lifecycle,
     )
+    if result.created:
+        governance.record_publish(session, result.version, gate, actor=actor, settings=settings, prepared=prepared)
+    return result
 
 
 def _url_refs(settings: Any) -> str:
