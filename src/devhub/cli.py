@@ -264,11 +264,13 @@ def search(
 
 
 def _register_domain_commands() -> None:
+    from devhub.governance import cli as governance_cli
     from devhub.identity import cli as identity_cli
     from devhub.specs import cli as specs_cli
 
     specs_cli.register(app)
     identity_cli.register(app)
+    governance_cli.register(app)
 
 
 _register_domain_commands()

@@ -200,6 +200,7 @@ class _Param:
     required: bool
     schema: Any
     parts: tuple
+    schema_parts: tuple = ()
 
 
 @dataclass
@@ -283,7 +284,9 @@ class _Side:
                 if where == "path"
                 else (where, name.lower() if where == "header" else name)
             )
-            params[key] = _Param(name, where, param.get("required") is True or where == "path", schema, schema_parts)
+            params[key] = _Param(
+                name, where, param.get("required") is True or where == "path", schema, where_parts, schema_parts
+            )
         if form_props:
             consumes = [m for m in as_list(obj.get("consumes")) or as_list(doc.get("consumes")) if "form" in str(m)]
             schema = {"type": "object", "properties": form_props, "required": form_required}
@@ -486,7 +489,7 @@ class _Engine:
                 self.emit("request-parameter-became-required", param.parts, f"{label} became required")
             elif before.required and not param.required:
                 self.emit("request-parameter-became-optional", param.parts, f"{label} became optional")
-            self._schema(before.schema, param.schema, param.parts, "request-parameter", label, "request")
+            self._schema(before.schema, param.schema, param.schema_parts, "request-parameter", label, "request")
         for key, param in old.params.items():
             if key not in new.params:
                 self.emit(

@@ -162,6 +162,11 @@ RULES: dict[str, Rule] = {
     # API definitions and guides belong to the owner team.
     "specs.publish": Rule(_owner_team_member, "write", "publish a version (resource: the API's owner ref)"),
     "specs.lifecycle": Rule(_owner_team_member, "write", "change a version's lifecycle (resource: owner ref)"),
+    # Governance: findings follow the API's visibility; the owner team deprecates.
+    "governance.read": Rule(_anyone, "read", "read lint findings, changes and scorecards (filtered by visibility)"),
+    "governance.deprecate": Rule(
+        _owner_team_member, "write", "deprecate a version or operation, set its sunset (resource: owner ref)"
+    ),
     "guides.write": Rule(_owner_team_member, "write", "write or delete a guide (resource: owner ref)"),
     # Accounts.
     "account.read": Rule(_has_account, "read", "see one's own account, even while pending"),

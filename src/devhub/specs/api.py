@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from devhub.catalog import service as catalog_service
 from devhub.catalog.models import Entity
 from devhub.deps import get_page, get_session, get_settings_dep
-from devhub.identity.deps import get_principal
+from devhub.identity.deps import get_actor, get_principal
 from devhub.identity.policy import Principal, require
 from devhub.pagination import PageMeta, PageRequest
 from devhub.problems import PROBLEM_JSON, Problem
@@ -76,7 +76,11 @@ def list_versions(
     responses={
         200: {"model": PublishOut, "description": "Already published with this content: nothing changed."},
         201: {"model": PublishOut, "description": "Published."},
-        409: {"description": "This version is published with other content.", **_PROBLEM},
+        409: {
+            "description": "This version is published with other content, or it breaks clients of the stable "
+            "version before it (`type` .../breaking-change, with `findings`; send allow_breaking to publish anyway).",
+            **_PROBLEM,
+        },
         413: {"description": "The upload is larger than the limit.", **_PROBLEM},
         422: {"description": "Invalid definition, version or lifecycle; `errors` lists each problem.", **_PROBLEM},
     },
@@ -97,11 +101,13 @@ async def publish_version(
         if content_type.startswith("multipart/form-data"):
             form = await read_form(request, limits)
             version, lifecycle = form.version, form.lifecycle
+            allow_breaking = form.allow_breaking
             main, files = files_from_upload(form.filename, form.data, form.main, limits)
             source_name = form.filename
         elif content_type.startswith("application/json"):
             payload = _publish_json(await read_body(request, limits))
             version, lifecycle = payload.version, payload.lifecycle
+            allow_breaking = payload.allow_breaking
             main = safe_filename(None, payload.definition)
             files = {main: payload.definition}
             source_name = "request body"
@@ -120,6 +126,8 @@ async def publish_version(
             main_path=main,
             files=files,
             source_kind="api",
+            allow_breaking=allow_breaking,
+            actor=get_actor(request, principal),
             source_name=source_name,
             publisher=publisher_name(principal),
             lifecycle=lifecycle,

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFLICT = 0, 1, 3
+EXIT_OK, EXIT_ERROR, EXIT_CONFLICT, EXIT_BREAKING = 0, 1, 3, 4
 
 
 def register(app: typer.Typer) -> None:
@@ -42,12 +42,18 @@ def publish(
         typer.Option(help="The main file, for a directory, zip or git path holding several definitions."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    allow_breaking: Annotated[
+        bool, typer.Option("--allow-breaking", help="Publish a breaking change to a stable version (audited).")
+    ] = False,
 ) -> None:
     """Publish a version of an API's definition (OpenAPI 3.0/3.1, Swagger 2.0, AsyncAPI 2.x/3.x).
 
     Exit 0: published, or already published with this content. Exit 3: this version has other content
-    (versions are immutable). Exit 1: any other error, each printed as file:line pointer: message.
+    (versions are immutable). Exit 4: it breaks clients of the stable version before it (each finding
+    printed; --allow-breaking publishes it anyway, audited). Exit 1: any other error, each printed as
+    file:line pointer: message.
     """
+    from devhub.audit.service import Actor
     from devhub.cli import _database
     from devhub.problems import Problem
     from devhub.settings import get_settings
@@ -76,6 +82,8 @@ def publish(
                 main_path=main_path,
                 files=files,
                 source_kind="cli",
+                allow_breaking=allow_breaking,
+                actor=Actor(f"cli:{who}"),
                 source_name=spec,
                 publisher=who,
                 lifecycle=lifecycle,
@@ -98,10 +106,15 @@ def publish(
     except SpecInvalid as exc:
         _fail(exc, as_json)
     except Problem as exc:
+        breaking = getattr(exc, "findings", None)
         if as_json:
             typer.echo(json.dumps(exc.to_dict(), indent=2))
         else:
             typer.echo(f"error: {exc.detail or exc.title}", err=True)
+            for finding in breaking or []:
+                typer.echo(f"  {finding.where()}: {finding.level} [{finding.rule}] {finding.message}", err=True)
+        if breaking is not None:
+            raise typer.Exit(EXIT_BREAKING) from None
         raise typer.Exit(EXIT_CONFLICT if exc.status == 409 else EXIT_ERROR) from None
     finally:
         database.dispose()

@@ -140,6 +140,9 @@ class PublishIn(BaseModel):
     definition: str = Field(
         min_length=1, description="The definition itself: OpenAPI, Swagger or AsyncAPI, YAML or JSON."
     )
+    allow_breaking: bool = Field(
+        False, description="Publish even when it breaks clients of the stable version before it (audited)."
+    )
 
 
 class PublishOut(BaseModel):
@@ -170,6 +173,7 @@ PUBLISH_REQUEST_BODY = {
                     "version": {"type": "string", "maxLength": 64},
                     "lifecycle": {"type": "string", "enum": ["draft", "beta", "stable", "deprecated", "retired"]},
                     "main": {"type": "string", "description": "In a zip: the main file, when there are several."},
+                    "allow_breaking": {"type": "boolean", "description": "Publish a breaking change (audited)."},
                 },
             }
         },

@@ -54,6 +54,7 @@ class FormUpload:
     main: str | None
     filename: str
     data: bytes
+    allow_breaking: bool = False
 
 
 async def read_form(request: Request, limits: Limits) -> FormUpload:
@@ -72,6 +73,7 @@ async def read_form(request: Request, limits: Limits) -> FormUpload:
         main=_field(form.get("main")) or None,
         filename=upload.filename,
         data=data,
+        allow_breaking=_field(form.get("allow_breaking")).lower() in ("1", "true", "on", "yes"),
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from devhub.deps import get_page, get_session, get_settings_dep
-from devhub.identity.deps import get_principal
+from devhub.identity.deps import get_actor, get_principal
 from devhub.identity.policy import Principal, can, require
 from devhub.pagination import PageRequest
 from devhub.problems import Problem
@@ -119,6 +119,8 @@ async def publish_submit(
             main_path=main,
             files=files,
             source_kind="upload",
+            allow_breaking=form.allow_breaking,
+            actor=get_actor(request, principal),
             source_name=form.filename,
             publisher=publisher_name(principal),
             lifecycle=form.lifecycle,
@@ -146,6 +148,7 @@ async def publish_submit(
             status_code=exc.status,
             values=values,
             form_error=exc.detail or exc.title,
+            breaking=getattr(exc, "findings", None),
             max_bytes=limits.max_bytes,
         )
     return RedirectResponse(version_urls(entity.ref, result.version.version)["docs"], status_code=303)
