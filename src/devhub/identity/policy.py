@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select, true, union
+from sqlalchemy import and_, exists, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from devhub.catalog.models import Entity, EntityAccess
@@ -90,8 +90,10 @@ def can_see(principal: Principal, visibility: str, owner_ref: str | None, access
 def visible_entities(principal: Principal) -> ColumnElement[bool]:
     """The SQL condition on `Entity` for what this principal may see: used by every list, count and search.
 
-    Written to use indexes: one IN on the indexed visibility column, plus (for team members) the ids of the
-    private entities their teams own or are named on, which the database computes once per query.
+    A per-row test, so the planner keeps walking the page's sort index and stops after one page: the level
+    is a column comparison, and a private row is kept when one of the viewer's teams owns it or is named on
+    it (a primary-key probe into `catalog_entity_access`). An `id IN (union of team ids)` form made both
+    back-ends materialise the union and sort every visible row first (bench/permissions.py).
     """
     if principal.is_admin and principal.signed_in:
         return true()
@@ -99,9 +101,9 @@ def visible_entities(principal: Principal) -> ColumnElement[bool]:
     condition: ColumnElement[bool] = Entity.visibility.in_(levels)
     teams = sorted(principal.teams) if principal.signed_in else []
     if teams:
-        owned = select(Entity.id).where(Entity.visibility == "private", Entity.owner_ref.in_(teams))
-        shared = select(EntityAccess.entity_id).where(EntityAccess.team_ref.in_(teams))
-        condition = or_(condition, Entity.id.in_(union(owned, shared)))
+        named = exists().where(EntityAccess.entity_id == Entity.id, EntityAccess.team_ref.in_(teams))
+        private = and_(Entity.visibility == "private", or_(Entity.owner_ref.in_(teams), named))
+        condition = or_(condition, private)
     return condition
 
 
