@@ -79,6 +79,8 @@ def _include_routers(app: FastAPI) -> None:
     from devhub.docs import api as docs_api
     from devhub.docs import guide_views
     from devhub.docs import views as docs_views
+    from devhub.governance import api as governance_api
+    from devhub.governance import views as governance_views
     from devhub.identity import api as identity_api
     from devhub.identity import oidc, scim
     from devhub.identity import views as identity_views
@@ -90,5 +92,7 @@ def _include_routers(app: FastAPI) -> None:
 
     api_routers = (system_api, identity_api, scim, catalog_api, specs_api, docs_api, search_api)
     page_routers = (identity_views, oidc, catalog_views, specs_views, docs_views, guide_views, search_views)
+    api_routers = (*api_routers, governance_api)
+    page_routers = (*page_routers, governance_views)
     for module in (*api_routers, *page_routers):
         app.include_router(module.router)

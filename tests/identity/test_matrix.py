@@ -406,6 +406,31 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/apis/{namespace}/{name}/v/{version}/switch"): entity_entry(
         sees, "/apis/default/{api}/v/1.0.0/switch?to=1.0.0"
     ),
+    # Governance: a version's findings follow the API's visibility; the owner team deprecates.
+    ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}/lint"): entity_entry(
+        sees, "/api/v1/apis/default/{api}/versions/1.0.0/lint"
+    ),
+    ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}/breaking-changes"): entity_entry(
+        sees, "/api/v1/apis/default/{api}/versions/1.0.0/breaking-changes"
+    ),
+    ("GET", "/api/v1/apis/{namespace}/{name}/deprecations"): entity_entry(
+        sees, "/api/v1/apis/default/{api}/deprecations"
+    ),
+    ("PUT", "/api/v1/apis/{namespace}/{name}/versions/{version}/deprecation"): entity_entry(
+        owner_team, "/api/v1/apis/default/{api}/versions/1.0.0/deprecation", json={"sunset": "2031-01-01"}
+    ),
+    ("DELETE", "/api/v1/apis/{namespace}/{name}/versions/{version}/deprecation"): entity_entry(
+        owner_team, "/api/v1/apis/default/{api}/versions/1.0.0/deprecation"
+    ),
+    ("GET", "/api/v1/governance/scorecards"): Entry(anyone, url("/api/v1/governance/scorecards")),
+    ("GET", "/api/v1/governance/ruleset"): Entry(anyone, url("/api/v1/governance/ruleset")),
+    ("GET", "/apis/{namespace}/{name}/v/{version}/governance"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/governance"
+    ),
+    ("POST", "/apis/{namespace}/{name}/v/{version}/deprecation"): entity_entry(
+        owner_team, "/apis/default/{api}/v/1.0.0/deprecation", data={"operation": "ping", "sunset": "2031-01-01"}
+    ),
+    ("GET", "/governance/scorecards"): Entry(anyone, url("/governance/scorecards")),
     # Guides belong to the entity: readers see them, the owner team writes them.
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides"): entity_entry(sees, "/api/v1/docs/{entity}/guides"),
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides/{slug:path}"): Entry(

@@ -151,9 +151,10 @@ def _latest_versions(session: Session, api_refs: list[str]) -> dict[str, SpecVer
 def _scores(session: Session, version_ids: list[int]) -> dict[int, int]:
     if not version_ids:
         return {}
-    return dict(
-        session.execute(select(LintResult.version_id, LintResult.score).where(LintResult.version_id.in_(version_ids)))
+    rows = session.execute(
+        select(LintResult.version_id, LintResult.score).where(LintResult.version_id.in_(version_ids))
     )
+    return {version_id: score for version_id, score in rows}
 
 
 def _deprecated_targets(session: Session, refs: set[str]) -> set[str]:

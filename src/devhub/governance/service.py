@@ -13,7 +13,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from devhub.audit import service as audit
 from devhub.audit.service import Actor
@@ -61,9 +61,7 @@ def lint_version(session: Session, version: SpecVersion, ruleset: Ruleset, *, lo
     found = session.scalar(select(LintResult).where(LintResult.version_id == version.id))
     if found is not None and found.ruleset_hash == ruleset.hash:
         return found
-    document = session.scalar(
-        select(SpecVersion.bundled).where(SpecVersion.id == version.id).options(undefer(SpecVersion.bundled))
-    )
+    document = session.scalar(select(SpecVersion.bundled).where(SpecVersion.id == version.id))
     report = lint_engine.lint(document or {}, ruleset)
     findings = report.findings[:MAX_STORED]
     locate(findings, locator or _locator_of(version))
@@ -127,9 +125,7 @@ class Comparison:
 def compare_documents(
     session: Session, old: SpecVersion, new_document: Any, new_version: str, *, today: date | None = None
 ) -> Comparison:
-    old_document = session.scalar(
-        select(SpecVersion.bundled).where(SpecVersion.id == old.id).options(undefer(SpecVersion.bundled))
-    )
+    old_document = session.scalar(select(SpecVersion.bundled).where(SpecVersion.id == old.id))
     report = diff_engine.diff(old_document or {}, new_document, sunsets=sunsets_for(session, old), today=today)
     findings = list(report.findings)
     findings[:0] = diff_engine.semver_findings(old.version, new_version, findings)
@@ -137,9 +133,7 @@ def compare_documents(
 
 
 def compare_versions(session: Session, old: SpecVersion, new: SpecVersion) -> Comparison:
-    document = session.scalar(
-        select(SpecVersion.bundled).where(SpecVersion.id == new.id).options(undefer(SpecVersion.bundled))
-    )
+    document = session.scalar(select(SpecVersion.bundled).where(SpecVersion.id == new.id))
     comparison = compare_documents(session, old, document or {}, new.version)
     locate(comparison.findings, _locator_of(new), _locator_of(old))
     return comparison
