@@ -824,7 +824,7 @@ def _show(values: list) -> str:
 
 # --- semantic versions ------------------------------------------------------------------------------------
 
-_SEMVER = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+_SEMVER = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+][0-9A-Za-z.-]*)?\Z")
 
 
 def parse_semver(text: str | None) -> tuple[int, int, int] | None:
