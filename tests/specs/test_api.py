@@ -118,6 +118,21 @@ def test_zip_upload_of_a_multi_file_definition(client, owner):
     assert ambiguous.status_code == 422 and "several definition files" in ambiguous.json()["detail"]
 
 
+def test_a_zip_brings_its_docs_folder_and_a_lone_file_leaves_the_guides_alone(client, owner):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("petstore/openapi.yaml", PETSTORE)
+        archive.writestr("petstore/docs/index.md", "# Petstore guide\n\n<script>alert(1)</script>Use a key.\n")
+    response = client.post(
+        BASE, headers=owner, files={"file": ("petstore.zip", buffer.getvalue())}, data={"version": "1.0.0"}
+    )
+    assert response.status_code == 201, response.text
+    guide = client.get("/docs/default/api/petstore/index", headers={**owner, "accept": "text/html"})
+    assert guide.status_code == 200 and "Use a key." in guide.text and "<script>alert" not in guide.text
+    assert upload(client, owner, version="1.0.1").status_code == 201
+    assert client.get("/docs/default/api/petstore/index", headers={**owner, "accept": "text/html"}).status_code == 200
+
+
 def test_list_detail_lifecycle_and_downloads(client, owner):
     upload(client, owner)
     upload(client, owner, PETSTORE.replace("version: 1.0.0", "version: 1.1.0"), version="1.1.0")

@@ -96,3 +96,23 @@ def test_a_single_file_cannot_reach_outside_its_folder(cli, tmp_path):
 def test_help_is_there():
     result = CliRunner().invoke(app, ["publish", "--help"])
     assert result.exit_code == 0 and "--version" in result.output and "git+URL" in result.output
+
+
+def test_publishing_a_folder_brings_the_guides_of_its_docs_folder(cli, tmp_path, client, admin_headers):
+    root = tmp_path / "petstore"
+    (root / "docs").mkdir(parents=True)
+    shutil.copy(PETSTORE, root / "openapi.yaml")
+    (root / "docs" / "getting-started.md").write_text("# Getting started\n\nAsk for a sandbox key.\n")
+    (root / "docs" / "errors.md").write_text("# Errors\n\nEvery error is a problem document.\n")
+    (root / "mkdocs.yml").write_text("nav:\n  - Start here: getting-started.md\n  - errors.md\n")
+    result = cli("publish", str(root), "--api", "petstore", "--version", "1.0.0")
+    assert result.exit_code == 0, result.output
+    html = {**admin_headers, "accept": "text/html"}
+    page = client.get("/docs/default/api/petstore/getting-started", headers=html)
+    assert page.status_code == 200 and "Ask for a sandbox key." in page.text
+    assert '<a href="/docs/default/api/petstore/errors"' in page.text  # the navigation, in mkdocs order
+
+    (root / "docs" / "errors.md").unlink()
+    again = cli("publish", str(root), "--api", "petstore", "--version", "1.0.0", "--json")
+    assert json.loads(again.output)["status"] == "unchanged"  # the definition is the same; the guides follow
+    assert client.get("/docs/default/api/petstore/errors", headers=html).status_code == 404

@@ -18,6 +18,7 @@ from tests.specs.conftest import CORPUS, write_tree
 
 SOCIAL = CORPUS / "asyncapi" / "social-media"
 LIMITS = Limits()
+PETSTORE_TEXT = (CORPUS / "oai" / "petstore.yaml").read_text()
 
 
 def zip_of(files: dict[str, str | bytes], **infos) -> bytes:
@@ -32,7 +33,7 @@ def test_directory_with_main_reads_only_what_the_main_file_reaches(tmp_path):
     root = tmp_path / "social"
     shutil.copytree(SOCIAL, root)
     (root / "unrelated.yaml").write_text("not: [part, of, it]\n")
-    main, files, parsed = sources.from_path(root, "frontend/asyncapi.yaml", LIMITS)
+    main, files, parsed, _ = sources.from_path(root, "frontend/asyncapi.yaml", LIMITS)
     assert main == "frontend/asyncapi.yaml"
     assert sorted(files) == [
         "common/messages.yaml",
@@ -57,7 +58,7 @@ def test_directory_main_file_is_found_or_asked_for(tmp_path):
 def test_a_single_file_is_its_own_tree_and_cannot_reach_its_neighbours(tmp_path):
     root = tmp_path / "social"
     shutil.copytree(SOCIAL, root)
-    main, files, parsed = sources.from_path(root / "backend" / "asyncapi.yaml", None, LIMITS)
+    main, files, parsed, _ = sources.from_path(root / "backend" / "asyncapi.yaml", None, LIMITS)
     with pytest.raises(SpecInvalid) as excinfo:
         service.prepare(main, files, parsed=parsed)
     assert all("leaves the uploaded files" in e.message for e in excinfo.value.errors)
@@ -70,7 +71,7 @@ def test_symlinks_out_of_the_directory_are_not_followed(tmp_path):
         {"openapi.yaml": "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\nx-s: {$ref: './link.yaml'}\n"},
     )
     (root / "link.yaml").symlink_to(secret / "s.yaml")
-    main, files, _ = sources.from_path(root, None, LIMITS)
+    main, files, _, _ = sources.from_path(root, None, LIMITS)
     assert sorted(files) == ["openapi.yaml"]
     with pytest.raises(SpecInvalid, match="not among the uploaded files"):
         service.prepare(main, files)
@@ -79,9 +80,40 @@ def test_symlinks_out_of_the_directory_are_not_followed(tmp_path):
 def test_zip_with_a_top_folder(tmp_path):
     files = {f"social-media/{p.relative_to(SOCIAL).as_posix()}": p.read_text() for p in SOCIAL.rglob("*.yaml")}
     files["social-media/README.md"] = "ignored"
-    main, read = sources.from_zip(zip_of(files), "backend/asyncapi.yaml", LIMITS)
+    files["social-media/backend/docs/index.md"] = "# Backend\n"
+    files["social-media/backend/docs/guides/errors.md"] = "# Errors\n"
+    files["social-media/backend/docs/logo.png"] = "not a page"
+    files["social-media/backend/mkdocs.yml"] = "nav:\n  - guides/errors.md\n"
+    files["social-media/docs/other.md"] = "# The root folder's docs, not the backend's\n"
+    main, read, _, guides = sources.from_zip(zip_of(files), "backend/asyncapi.yaml", LIMITS)
     assert main == "backend/asyncapi.yaml" and "common/schemas.yaml" in read and "README.md" not in read
     assert service.prepare(main, read).format.version == "3.1.0"
+    assert guides == {
+        "index.md": "# Backend\n",
+        "guides/errors.md": "# Errors\n",
+        "mkdocs.yml": "nav:\n  - guides/errors.md\n",
+    }
+
+
+def test_the_docs_folder_next_to_the_main_file_of_a_tree(tmp_path):
+    root = write_tree(
+        tmp_path / "repo",
+        {
+            "api/openapi.yaml": PETSTORE_TEXT,
+            "api/docs/index.md": "# Start\n",
+            "api/docs/.hidden/notes.md": "# private notes\n",
+            "api/docs/schema.json": "{}",
+            "docs/elsewhere.md": "# not ours\n",
+        },
+    )
+    (root / "api" / "docs" / "escape.md").symlink_to(root / "docs" / "elsewhere.md")
+    assert sources.from_path(root / "api" / "openapi.yaml", None, LIMITS).guides == {"index.md": "# Start\n"}
+    assert sources.from_path(root, "api/openapi.yaml", LIMITS).guides == {"index.md": "# Start\n"}
+    bare = write_tree(tmp_path / "bare", {"openapi.yaml": PETSTORE_TEXT})
+    assert sources.from_path(bare, None, LIMITS).guides == {}  # a folder without docs: its guides are removed
+    many = write_tree(tmp_path / "many", {"openapi.yaml": PETSTORE_TEXT, **{f"docs/{i}.md": "x" for i in range(12)}})
+    with pytest.raises(SpecInvalid, match="more than 10 pages"):
+        sources.from_path(many, None, Limits(max_files=10))
 
 
 @pytest.mark.parametrize(
@@ -157,13 +189,13 @@ def make_repository(tmp_path: Path) -> Path:
 def test_git_repository_path(tmp_path, settings):
     repository = make_repository(tmp_path)
     target = f"git+file://{repository}//specs/social-media/public-api/asyncapi.yaml?ref=main"
-    main, files, parsed = sources.from_git(target, None, settings, LIMITS, trusted=True)
+    main, files, parsed, _ = sources.from_git(target, None, settings, LIMITS, trusted=True)
     assert main == "specs/social-media/public-api/asyncapi.yaml"
     assert "specs/social-media/common/messages.yaml" in files
     assert service.prepare(main, files, parsed=parsed).info.title == "Public API"
 
     folder = f"git+file://{repository}//specs/social-media?ref=main"
-    main, _, _ = sources.from_git(folder, "notification-service/asyncapi.yaml", settings, LIMITS, trusted=True)
+    main, *_ = sources.from_git(folder, "notification-service/asyncapi.yaml", settings, LIMITS, trusted=True)
     assert main == "specs/social-media/notification-service/asyncapi.yaml"
 
     with pytest.raises(SpecInvalid, match="not in the repository"):

@@ -102,14 +102,14 @@ async def publish_version(
             form = await read_form(request, limits)
             version, lifecycle = form.version, form.lifecycle
             allow_breaking = form.allow_breaking
-            main, files = files_from_upload(form.filename, form.data, form.main, limits)
+            main, files, _, guides = files_from_upload(form.filename, form.data, form.main, limits)
             source_name = form.filename
         elif content_type.startswith("application/json"):
             payload = _publish_json(await read_body(request, limits))
             version, lifecycle = payload.version, payload.lifecycle
             allow_breaking = payload.allow_breaking
             main = safe_filename(None, payload.definition)
-            files = {main: payload.definition}
+            files, guides = {main: payload.definition}, None
             source_name = "request body"
         else:
             raise Problem(
@@ -132,6 +132,7 @@ async def publish_version(
             publisher=publisher_name(principal),
             lifecycle=lifecycle,
             settings=settings,
+            guides=guides,
         )
     except SpecInvalid as exc:
         raise exc.to_problem() from None

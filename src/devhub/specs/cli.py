@@ -67,9 +67,9 @@ def publish(
     who = publisher or _default_publisher()
     try:
         if spec.startswith("git+"):
-            main_path, files, parsed = sources.from_git(spec, main, settings, limits, trusted=True)
+            loaded = sources.from_git(spec, main, settings, limits, trusted=True)
         else:
-            main_path, files, parsed = sources.from_path(Path(spec), main, limits)
+            loaded = sources.from_path(Path(spec), main, limits)
     except SpecInvalid as exc:
         _fail(exc, as_json)
     database = _database(settings)
@@ -79,8 +79,8 @@ def publish(
                 session,
                 api_ref=api,
                 version=version,
-                main_path=main_path,
-                files=files,
+                main_path=loaded.main,
+                files=loaded.files,
                 source_kind="cli",
                 allow_breaking=allow_breaking,
                 actor=Actor(f"cli:{who}"),
@@ -88,7 +88,8 @@ def publish(
                 publisher=who,
                 lifecycle=lifecycle,
                 settings=settings,
-                parsed=parsed,
+                parsed=loaded.parsed,
+                guides=loaded.guides,
             )
             row = result.version
             summary = {

@@ -203,11 +203,15 @@ def publish(
     parsed: dict[str, Source] | None = None,
     allow_breaking: bool = False,
     actor: Any = None,
+    guides: dict[str, str] | None = None,
 ) -> PublishResult:
     """Publish one version. Raises NotFound (no such API), Problem 422 (bad version or lifecycle),
     SpecInvalid (the definition; `.to_problem()` is a 422 with every error), VersionConflict (409) and
     governance's BreakingChangeRefused (409, with the findings) for a breaking change to a stable version
-    that neither the policy nor `allow_breaking` lets through (an allowed one is audited as `actor`)."""
+    that neither the policy nor `allow_breaking` lets through (an allowed one is audited as `actor`).
+
+    `guides` are the markdown files of the `docs/` folder next to the definition: they replace the API's
+    folder guides (an empty mapping removes them); None (a lone uploaded file) leaves them as they are."""
     entity = api_entity(session, api_ref)
     check_version(version)
     check_lifecycle(lifecycle)
@@ -218,6 +222,7 @@ def publish(
     existing = _find(session, entity.ref, version)
     if existing is not None:  # decided without validating: it was valid when published, and a change is refused
         if existing.content_hash == digest:
+            _replace_folder_guides(session, entity.ref, guides)
             return PublishResult("unchanged", existing, list(bundled.warnings))
         raise VersionConflict(entity.ref, version)
     prepared = check(bundled, digest)
@@ -245,7 +250,15 @@ def publish(
     )
     if result.created:
         governance.record_publish(session, result.version, gate, actor=actor, settings=settings, prepared=prepared)
+    _replace_folder_guides(session, entity.ref, guides)
     return result
+
+
+def _replace_folder_guides(session: Session, api_ref: str, guides: dict[str, str] | None) -> None:
+    if guides is not None:
+        from devhub.docs.service import import_folder_guides
+
+        import_folder_guides(session, api_ref, guides)
 
 
 def _url_refs(settings: Any) -> str:

@@ -5,6 +5,10 @@ from the main file outward, following relative `$ref`s, confined to the root (sy
 refused by `catalog.ingest.LocalTree`), so publishing one API from a large repository reads only its
 files. Zips are read whole, after checks: no absolute paths, no `..`, no symlinks, bounded entry count,
 bounded uncompressed size and compression ratio (zip bombs), sizes enforced while reading.
+
+Each also gives the API's guides: the markdown files (and an `mkdocs.yml` ordering them) of the `docs/`
+folder next to the main file, read with the same confinement and limits; None when the input is a lone
+uploaded file, which has no folder around it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from devhub.catalog import ingest
 from devhub.specs.bundle import iter_refs, normalise_path, ref_target
@@ -26,6 +31,8 @@ from devhub.specs.limits import Limits
 from devhub.specs.parse import Source, parse_source
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+GUIDE_FOLDER = "docs"
+MAX_NAV_BYTES = 256 * 1024
 _YAML_FIELD = re.compile(r"^[\"']?(openapi|swagger|asyncapi)[\"']?[ \t]*:", re.MULTILINE)
 _JSON_FIELD = re.compile(r'"(openapi|swagger|asyncapi)"\s*:')
 
@@ -132,7 +139,58 @@ def tree_reader(root: Path, limits: Limits) -> Callable[[str], bytes | None]:
 # --- the kinds of input ----------------------------------------------------------------------------------
 
 
-Loaded = tuple[str, dict[str, str], dict[str, Source]]  # main path, files, files already parsed
+class Loaded(NamedTuple):
+    main: str
+    files: dict[str, str]
+    parsed: dict[str, Source]  # the files already parsed while following $refs
+    guides: dict[str, str] | None  # the docs/ folder next to the main file (relative paths); None: no folder
+
+
+def is_guide_file(path: str) -> bool:
+    name = posixpath.basename(path).lower()
+    return name.endswith((".md", ".markdown")) or name in ("mkdocs.yml", "mkdocs.yaml")
+
+
+def guide_folder(main: str) -> str:
+    return normalise_path(posixpath.join(posixpath.dirname(main), GUIDE_FOLDER))
+
+
+def guides_in_tree(root: Path, main: str, limits: Limits) -> dict[str, str]:
+    """The guide files of the `docs/` folder next to `main` in a local tree (symlinks out of it skipped)."""
+    folder = confined(root, guide_folder(main))
+    if folder is None or not folder.is_dir():
+        return {}
+    guides: dict[str, str] = {}
+    total = 0
+    for candidate in sorted(folder.rglob("*")):
+        relative = candidate.relative_to(folder)
+        if not is_guide_file(candidate.name) or any(part.startswith(".") for part in relative.parts):
+            continue
+        if not candidate.is_file() or not candidate.resolve().is_relative_to(folder):
+            continue
+        if len(guides) >= limits.max_files:
+            raise SpecInvalid([SpecError(f"the docs folder holds more than {limits.max_files} pages")], status=413)
+        raw = candidate.read_bytes()
+        total += len(raw)
+        if total > limits.max_bytes:
+            raise SpecInvalid([SpecError(f"the docs folder exceeds {limits.max_bytes:,} bytes")], status=413)
+        guides[relative.as_posix()] = decode(raw, f"{GUIDE_FOLDER}/{relative.as_posix()}")
+    nav = confined(root, normalise_path(posixpath.join(posixpath.dirname(main), "mkdocs.yml")))
+    if guides and nav is not None and nav.is_file() and nav.stat().st_size <= MAX_NAV_BYTES:
+        guides.setdefault("mkdocs.yml", decode(nav.read_bytes(), "mkdocs.yml"))  # mkdocs' own layout: beside docs/
+    return guides
+
+
+def guides_in_files(files: dict[str, str], main: str) -> dict[str, str]:
+    """The guide files among an archive's files: those under the `docs/` folder next to `main`."""
+    prefix = guide_folder(main) + "/"
+    guides = {
+        path[len(prefix) :]: text for path, text in files.items() if path.startswith(prefix) and is_guide_file(path)
+    }
+    nav = normalise_path(posixpath.join(posixpath.dirname(main), "mkdocs.yml"))
+    if guides and nav in files:
+        guides.setdefault("mkdocs.yml", files[nav])
+    return guides
 
 
 def from_path(path: Path, main: str | None, limits: Limits) -> Loaded:
@@ -144,14 +202,14 @@ def from_path(path: Path, main: str | None, limits: Limits) -> Loaded:
     if path.is_file() and path.suffix.lower() == ".zip":
         if path.stat().st_size > limits.max_bytes:
             raise SpecInvalid([SpecError(f"{path.name} is larger than {limits.max_bytes:,} bytes")], status=413)
-        main_path, files = from_zip(path.read_bytes(), main, limits)
-        return main_path, files, {}
+        return from_zip(path.read_bytes(), main, limits)
     if path.is_file():
         root, entry = path.parent, path.name
     else:
         root, entry = path, main or find_main(_directory_candidates(path, limits))
-    files, parsed = collect(tree_reader(root, limits), normalise_path(entry), limits)
-    return normalise_path(entry), files, parsed
+    entry = normalise_path(entry)
+    files, parsed = collect(tree_reader(root, limits), entry, limits)
+    return Loaded(entry, files, parsed, guides_in_tree(root, entry, limits))
 
 
 def _directory_candidates(root: Path, limits: Limits) -> dict[str, str]:
@@ -192,14 +250,15 @@ def from_git(target: str, main: str | None, settings, limits: Limits, *, trusted
                 entry = normalise_path(posixpath.join(entry, found))
             elif main:
                 entry = normalise_path(posixpath.join(posixpath.dirname(entry), main))
-            files, parsed = collect(tree_reader(root, limits), normalise_path(entry), limits)
-            return normalise_path(entry), files, parsed
+            entry = normalise_path(entry)
+            files, parsed = collect(tree_reader(root, limits), entry, limits)
+            return Loaded(entry, files, parsed, guides_in_tree(root, entry, limits))
     except ingest.LocationError as exc:
         raise invalid(str(exc)) from None
 
 
-def from_zip(data: bytes, main: str | None, limits: Limits) -> tuple[str, dict[str, str]]:
-    """The definition files of a zip archive, after refusing anything unsafe in it."""
+def from_zip(data: bytes, main: str | None, limits: Limits) -> Loaded:
+    """The definition files and guides of a zip archive, after refusing anything unsafe in it."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as exc:
@@ -226,7 +285,7 @@ def from_zip(data: bytes, main: str | None, limits: Limits) -> tuple[str, dict[s
         total = 0
         for info in entries:
             name = _safe_name(info)
-            if not name.lower().endswith(SPEC_SUFFIXES):
+            if not name.lower().endswith(SPEC_SUFFIXES) and not is_guide_file(name):
                 continue
             try:
                 with archive.open(info) as handle:
@@ -237,10 +296,13 @@ def from_zip(data: bytes, main: str | None, limits: Limits) -> tuple[str, dict[s
             if total > limits.max_bytes:
                 raise SpecInvalid([SpecError(f"the zip expands to more than {limits.max_bytes:,} bytes")], status=413)
             files[name] = decode(raw, name)
-    if not files:
-        raise invalid("the zip holds no .yaml, .yml or .json file")
     files = _strip_common_folder(files)
-    return find_main(files, main), files
+    definitions = {path: text for path, text in files.items() if path.lower().endswith(SPEC_SUFFIXES)}
+    if not definitions:
+        raise invalid("the zip holds no .yaml, .yml or .json file")
+    main_path = find_main(definitions, main)
+    guides = guides_in_files(files, main_path)
+    return Loaded(main_path, definitions, {}, guides)
 
 
 def _safe_name(info: zipfile.ZipInfo) -> str:

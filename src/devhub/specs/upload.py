@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from devhub.problems import Problem
 from devhub.specs.errors import SpecError, SpecInvalid
 from devhub.specs.limits import Limits
-from devhub.specs.sources import decode, from_zip
+from devhub.specs.sources import Loaded, decode, from_zip
 
 FORM_OVERHEAD = 256 * 1024  # the other fields and the multipart framing around the file
 ZIP_MAGIC = b"PK\x03\x04"
@@ -91,11 +91,11 @@ def safe_filename(name: str | None, data: bytes | str) -> str:
     return (base or "definition") + (".json" if head.startswith(b"{") else ".yaml")
 
 
-def files_from_upload(filename: str | None, data: bytes, main: str | None, limits: Limits) -> tuple[str, dict]:
-    """(main path, files) of an uploaded file or zip."""
+def files_from_upload(filename: str | None, data: bytes, main: str | None, limits: Limits) -> Loaded:
+    """The files of an uploaded zip (with the guides of its docs/ folder) or of one uploaded file."""
     if len(data) > limits.max_bytes:
         raise too_large(limits.max_bytes)
     if (filename or "").lower().endswith(".zip") or data.startswith(ZIP_MAGIC):
         return from_zip(data, main, limits)
     name = safe_filename(filename, data)
-    return name, {name: decode(data, name)}
+    return Loaded(name, {name: decode(data, name)}, {}, None)

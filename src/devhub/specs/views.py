@@ -110,7 +110,7 @@ async def publish_submit(
         values = {"version": form.version, "lifecycle": form.lifecycle, "main": form.main or ""}
         if not form.version:
             raise SpecInvalid([SpecError("give the version to publish, for example 1.0.0")])
-        main, files = files_from_upload(form.filename, form.data, form.main, limits)
+        main, files, _, guides = files_from_upload(form.filename, form.data, form.main, limits)
         result = await run_in_threadpool(
             service.publish,
             session,
@@ -125,6 +125,7 @@ async def publish_submit(
             publisher=publisher_name(principal),
             lifecycle=form.lifecycle,
             settings=settings,
+            guides=guides,
         )
     except SpecInvalid as exc:
         return _form_page(
