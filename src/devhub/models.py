@@ -1,5 +1,6 @@
 """Every domain's tables, imported in one place so `Base.metadata` is complete for Alembic and tests."""
 
+from devhub.apps import models as apps_models
 from devhub.audit import models as audit_models
 from devhub.catalog import models as catalog_models
 from devhub.db import Base
@@ -7,17 +8,20 @@ from devhub.docs import models as docs_models
 from devhub.governance import models as governance_models
 from devhub.identity import models as identity_models
 from devhub.mail import models as mail_models
+from devhub.notify import models as notify_models
 from devhub.search import models as search_models
 from devhub.specs import models as specs_models
 
 __all__ = [
     "Base",
+    "apps_models",
     "audit_models",
     "catalog_models",
     "docs_models",
     "governance_models",
     "identity_models",
     "mail_models",
+    "notify_models",
     "search_models",
     "specs_models",
 ]

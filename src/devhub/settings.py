@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         description="Visibility of entities that do not set devhub.io/visibility.",
     )
     token_max_days: int = Field(365, ge=1, description="Longest lifetime of a personal access token.")
+    # Self-serve access: credentials and OAuth2 tokens
+    key_rotation_grace_hours: int = Field(
+        24, ge=0, description="How long a rotated API key or client secret keeps working."
+    )
+    oauth_token_seconds: int = Field(900, ge=60, le=86400, description="Lifetime of an OAuth2 access token.")
+    oauth_audience: str = Field("devhub-gateway", description="The `aud` of access tokens; the gateway checks it.")
     # Mail (no host: messages only land in the outbox, which admins read in the portal)
     smtp_host: str | None = None
     smtp_port: int = 587

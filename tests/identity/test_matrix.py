@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from devhub.apps.models import Application, ClientCredential
 from devhub.audit.service import SYSTEM
 from devhub.catalog import service as catalog
 from devhub.identity import service as identity
@@ -43,6 +45,9 @@ SEES = {
 SECRET_NAMES = ("zz-secret-ledger", "secret-squad")  # private: nobody outside may ever read these names
 INTERNAL_NAMES = ("inside-billing",)  # internal: not for anonymous visitors or external developers
 BROWSER = "matrix-browser"
+# Products owned by alpha-team, one per visibility, named so the leak check covers them too.
+PRODUCT_FOR = {"public": "open-weather-plans", "internal": "inside-billing-plans", "private": "zz-secret-ledger-plans"}
+APP_OWNER = "external"  # the applications of the world belong to the external developer
 
 
 # --- Rules, as the test expects them ----------------------------------------------------------------------
@@ -80,6 +85,21 @@ def team_reader(role, vis) -> bool:
 
 def anyone_or_absent(role, vis) -> bool | None:
     """Open to all, but may answer 404 when the feature is off: only 5xx and leaks fail."""
+    return None
+
+
+def app_owner(role, vis) -> bool:
+    """The application's owner (the external developer) and admins; nobody else even learns it exists."""
+    return role in (APP_OWNER, "admin")
+
+
+def app_or_product_owner(role, vis) -> bool:
+    """A subscription: its application's owner and its (public) product's owners."""
+    return role in (APP_OWNER, "owner", "admin")
+
+
+def own_credentials(role, vis) -> bool | None:
+    """Authenticated by credentials in the request (OAuth2 client secrets), not by who browses."""
     return None
 
 
@@ -122,6 +142,67 @@ class World:
         with self.db.session() as session:
             location, _ = catalog.register_location(session, self.settings, str(folder), "file", trusted=True)
             return location.id
+
+    def new_app(self, role: str = APP_OWNER, subscribe: bool = True, client: bool = True) -> str:
+        """A new application of `role` with a sandbox key (and client), subscribed to the public free plan."""
+        from devhub.apps import credentials
+        from devhub.apps import service as apps
+        from devhub.apps.schemas import ApplicationIn
+        from devhub.identity.deps import principal_for
+
+        with self.db.session() as session:
+            owner = principal_for(session, session.get(User, self.users[role]))
+            app = apps.create_app(session, owner, ApplicationIn(name=f"matrix app {self.new_user_id()}"), SYSTEM)
+            credentials.create_key(session, app, "sandbox", "default", SYSTEM)
+            if client:
+                credentials.create_client(session, app, "sandbox", SYSTEM)
+            if subscribe:
+                plan = apps.get_plan(apps.get_product(session, PRODUCT_FOR["public"], owner), "free", owner)
+                apps.subscribe(session, self.settings, owner, app, plan, SYSTEM)
+            return app.uid
+
+    def new_key(self, app_uid: str) -> str:
+        from devhub.apps import credentials
+        from devhub.apps import service as apps
+
+        with self.db.session() as session:
+            app = apps.get_app(session, app_uid, OPERATOR)
+            return credentials.create_key(session, app, "sandbox", "extra", SYSTEM).key.key_id
+
+    def new_client(self, app_uid: str) -> str:
+
+        with self.db.session() as session:
+            app_id = session.scalar(select(Application.id).where(Application.uid == app_uid))
+            return session.scalar(select(ClientCredential.client_id).where(ClientCredential.application_id == app_id))
+
+    def new_subscription(self, vis: str = "public", plan: str = "gold") -> str:
+        """A pending request of a new application of the external developer for a manual plan."""
+        from devhub.apps import service as apps
+
+        app_uid = self.new_app(subscribe=False)
+        with self.db.session() as session:
+            app = apps.get_app(session, app_uid, OPERATOR)
+            chosen = apps.get_plan(apps.get_product(session, PRODUCT_FOR[vis], OPERATOR), plan, OPERATOR)
+            return apps.subscribe(session, self.settings, OPERATOR, app, chosen, SYSTEM).uid
+
+    def new_notification(self, role: str) -> int:
+        from devhub.notify.models import Notification
+
+        with self.db.session() as session:
+            note = Notification(user_id=self.users.get(role, self.users["external"]), subject="Hello")
+            session.add(note)
+            session.flush()
+            return note.id
+
+    def old_signing_key(self) -> str:
+        """A signing key that no longer signs (a newer one does), so it may be retired."""
+        from devhub.apps import oauth
+
+        with self.db.session() as session:
+            old = oauth.create_signing_key(session, self.settings, SYSTEM).kid
+            session.flush()
+            oauth.create_signing_key(session, self.settings, SYSTEM)
+            return old
 
     def new_guide(self, vis: str) -> str:
         from devhub.docs import service as docs
@@ -194,11 +275,30 @@ def build_world(db, settings, tmp: Path) -> World:
         "owner": make_account(db, settings, "owner@example.com", teams={"group:default/alpha-team": "owner"}),
         "admin": make_account(db, settings, "admin@example.com", admin=True),
     }
+    with db.session() as session:
+        _products(session, settings)
     tokens: dict[str, str | None] = {"anonymous": None}
     with db.session() as session:
         for role, user_id in users.items():
             tokens[role] = identity.start_session(session, settings, session.get(User, user_id), SYSTEM, "matrix")
     return World(tmp, db, settings, tokens, users, location_id)
+
+
+def _products(session, settings) -> None:
+    """One product per visibility, owned by alpha-team, each with a free (automatic), a gold (manual) and a
+    partner (OAuth2) plan."""
+    from devhub.apps import service as apps
+    from devhub.apps.schemas import PlanIn, ProductApiIn, ProductIn
+
+    for vis, slug in PRODUCT_FOR.items():
+        data = ProductIn(
+            slug=slug, name=slug, owner="alpha-team", visibility=vis, apis=[ProductApiIn(api=API_FOR[vis])]
+        )
+        product = apps.create_product(session, OPERATOR, data, SYSTEM)
+        apps.create_plan(session, OPERATOR, product, PlanIn(slug="free", name="Free"), SYSTEM)
+        apps.create_plan(session, OPERATOR, product, PlanIn(slug="gold", name="Gold", approval="manual"), SYSTEM)
+        partner = PlanIn(slug="partner", name="Partner", credential_type="oauth2", scopes=["read"])
+        apps.create_plan(session, OPERATOR, product, partner, SYSTEM)
 
 
 # --- Routes ----------------------------------------------------------------------------------------------
@@ -215,7 +315,13 @@ class Entry:
 
 def url(path: str, **kwargs) -> Builder:
     return lambda world, role, vis: (
-        path.format(entity=world.entity_path(vis), team=TEAM_FOR[vis], api=API_FOR[vis], location=world.location_id),
+        path.format(
+            entity=world.entity_path(vis),
+            team=TEAM_FOR[vis],
+            api=API_FOR[vis],
+            location=world.location_id,
+            product=PRODUCT_FOR[vis],
+        ),
         kwargs,
     )
 
@@ -242,6 +348,30 @@ def user_post(world, role, vis):
 
 def location_of(action: str, method_path: str) -> Builder:
     return lambda world, role, vis: (method_path.format(id=world.new_location_id()), {})
+
+
+def app_route(path: str, method_kwargs: dict | None = None, **app_options) -> Builder:
+    """`{app}`, `{key}`, `{client}` of a new application of the external developer; `{n}` a fresh number."""
+
+    def build(world, role, vis):
+        app_uid = world.new_app(**app_options)
+        key = world.new_key(app_uid) if "{key}" in path else ""
+        client = world.new_client(app_uid) if "{client}" in path else ""
+        return path.format(app=app_uid, key=key, client=client), dict(method_kwargs or {})
+
+    return build
+
+
+def fresh_slug(path: str, field: str = "slug", **body) -> Builder:
+    """A JSON body with a slug never used before (creating twice would be a conflict, not a refusal)."""
+    return lambda world, role, vis: (
+        path.format(product=PRODUCT_FOR[vis]),
+        {"json": {**body, field: f"matrix-{world.new_user_id()}"}},
+    )
+
+
+def subscription(path: str, **kwargs) -> Builder:
+    return lambda world, role, vis: (path.format(sub=world.new_subscription()), kwargs)
 
 
 def guide(path: str, **kwargs) -> Builder:
@@ -406,6 +536,72 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/apis/{namespace}/{name}/v/{version}/switch"): entity_entry(
         sees, "/apis/default/{api}/v/1.0.0/switch?to=1.0.0"
     ),
+    # Self-serve access (JSON): products follow visibility, owners manage; applications are their owner's.
+    ("GET", "/api/v1/products"): Entry(anyone, url("/api/v1/products?size=100")),
+    ("POST", "/api/v1/products"): Entry(
+        lambda role, vis: owner_team(role, "public"),
+        fresh_slug("/api/v1/products", name="Matrix product", owner="alpha-team"),
+    ),
+    ("GET", "/api/v1/products/{slug}"): entity_entry(sees, "/api/v1/products/{product}"),
+    ("PATCH", "/api/v1/products/{slug}"): entity_entry(
+        owner_team, "/api/v1/products/{product}", json={"description": "Changed."}
+    ),
+    ("POST", "/api/v1/products/{slug}/plans"): Entry(
+        owner_team, fresh_slug("/api/v1/products/{product}/plans", name="Matrix plan"), by_visibility=True
+    ),
+    ("PATCH", "/api/v1/products/{slug}/plans/{plan}"): entity_entry(
+        owner_team, "/api/v1/products/{product}/plans/free", json={"rate_per_second": 5}
+    ),
+    ("GET", "/api/v1/apps"): Entry(signed_in, url("/api/v1/apps")),
+    ("POST", "/api/v1/apps"): Entry(signed_in, url("/api/v1/apps", json={"name": "Matrix app"})),
+    ("GET", "/api/v1/apps/{app_id}"): Entry(app_owner, app_route("/api/v1/apps/{app}")),
+    ("PATCH", "/api/v1/apps/{app_id}"): Entry(app_owner, app_route("/api/v1/apps/{app}", {"json": {"name": "x"}})),
+    ("DELETE", "/api/v1/apps/{app_id}"): Entry(app_owner, app_route("/api/v1/apps/{app}")),
+    ("POST", "/api/v1/apps/{app_id}/subscriptions"): Entry(
+        app_owner,
+        app_route(
+            "/api/v1/apps/{app}/subscriptions",
+            {"json": {"product": PRODUCT_FOR["public"], "plan": "gold"}},
+            subscribe=False,
+        ),
+    ),
+    ("POST", "/api/v1/apps/{app_id}/keys"): Entry(app_owner, app_route("/api/v1/apps/{app}/keys", {"json": {}})),
+    ("POST", "/api/v1/apps/{app_id}/keys/{key_id}/rotate"): Entry(
+        app_owner, app_route("/api/v1/apps/{app}/keys/{key}/rotate")
+    ),
+    ("DELETE", "/api/v1/apps/{app_id}/keys/{key_id}"): Entry(app_owner, app_route("/api/v1/apps/{app}/keys/{key}")),
+    ("POST", "/api/v1/apps/{app_id}/clients"): Entry(
+        app_owner, app_route("/api/v1/apps/{app}/clients", {"json": {}}, client=False)
+    ),
+    ("POST", "/api/v1/apps/{app_id}/clients/{client_id}/rotate"): Entry(
+        app_owner, app_route("/api/v1/apps/{app}/clients/{client}/rotate")
+    ),
+    ("DELETE", "/api/v1/apps/{app_id}/clients/{client_id}"): Entry(
+        app_owner, app_route("/api/v1/apps/{app}/clients/{client}")
+    ),
+    ("GET", "/api/v1/subscriptions"): Entry(signed_in, url("/api/v1/subscriptions?state=all")),
+    ("GET", "/api/v1/subscriptions/{subscription_id}"): Entry(
+        app_or_product_owner, subscription("/api/v1/subscriptions/{sub}")
+    ),
+    ("POST", "/api/v1/subscriptions/{subscription_id}/decision"): Entry(
+        lambda role, vis: owner_team(role, "public"),
+        subscription("/api/v1/subscriptions/{sub}/decision", json={"action": "approve"}),
+    ),
+    ("GET", "/api/v1/admin/signing-keys"): Entry(admin_only, url("/api/v1/admin/signing-keys")),
+    ("POST", "/api/v1/admin/signing-keys"): Entry(admin_only, url("/api/v1/admin/signing-keys")),
+    ("DELETE", "/api/v1/admin/signing-keys/{kid}"): Entry(
+        admin_only, lambda world, role, vis: (f"/api/v1/admin/signing-keys/{world.old_signing_key()}", {})
+    ),
+    ("POST", "/oauth2/token"): Entry(
+        own_credentials, url("/oauth2/token", data={"grant_type": "client_credentials", "client_id": "x"})
+    ),
+    ("GET", "/.well-known/jwks.json"): Entry(anyone, url("/.well-known/jwks.json")),
+    ("GET", "/.well-known/oauth-authorization-server"): Entry(anyone, url("/.well-known/oauth-authorization-server")),
+    ("GET", "/api/v1/notifications"): Entry(signed_in, url("/api/v1/notifications")),
+    ("POST", "/api/v1/notifications/read"): Entry(signed_in, url("/api/v1/notifications/read")),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Entry(
+        signed_in, lambda world, role, vis: (f"/api/v1/notifications/{world.new_notification(role)}/read", {})
+    ),
     # Governance: a version's findings follow the API's visibility; the owner team deprecates.
     ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}/lint"): entity_entry(
         sees, "/api/v1/apis/default/{api}/versions/1.0.0/lint"
@@ -461,7 +657,87 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/docs/{namespace}/{kind}/{name}/{slug:path}/delete"): Entry(
         owner_team, guide("/docs/{entity}/{slug}/delete"), by_visibility=True
     ),
+    # Self-serve access pages.
+    ("GET", "/products"): Entry(anyone, url("/products?size=100")),
+    ("GET", "/products/new"): Entry(lambda role, vis: role in ("member", "owner", "admin"), url("/products/new")),
+    ("POST", "/products/new"): Entry(
+        lambda role, vis: owner_team(role, "public"),
+        lambda w, r, v: (
+            "/products/new",
+            {"data": {"slug": f"page-{w.new_user_id()}", "name": "P", "owner": "alpha-team"}},
+        ),
+    ),
+    ("GET", "/products/{slug}"): entity_entry(sees, "/products/{product}"),
+    ("POST", "/products/{slug}/access"): entity_entry(
+        team_reader, "/products/{product}/access", data={"plan": "free", "app_name": "Matrix page app"}
+    ),
+    ("GET", "/products/{slug}/edit"): entity_entry(owner_team, "/products/{product}/edit"),
+    ("POST", "/products/{slug}/edit"): Entry(
+        owner_team,
+        lambda w, r, v: (
+            f"/products/{PRODUCT_FOR[v]}/edit",
+            {"data": {"name": PRODUCT_FOR[v], "visibility": v, "apis": API_FOR[v], "description": "Edited."}},
+        ),
+        by_visibility=True,
+    ),
+    ("GET", "/products/{slug}/plans/new"): entity_entry(owner_team, "/products/{product}/plans/new"),
+    ("POST", "/products/{slug}/plans/new"): Entry(
+        owner_team,
+        lambda w, r, v: (
+            f"/products/{PRODUCT_FOR[v]}/plans/new",
+            {"data": {"slug": f"page-{w.new_user_id()}", "name": "Page plan"}},
+        ),
+        by_visibility=True,
+    ),
+    ("GET", "/products/{slug}/plans/{plan}/edit"): entity_entry(owner_team, "/products/{product}/plans/free/edit"),
+    ("POST", "/products/{slug}/plans/{plan}/edit"): entity_entry(
+        owner_team, "/products/{product}/plans/free/edit", data={"name": "Free", "rate_per_second": "5"}
+    ),
+    ("GET", "/apps"): Entry(signed_in, url("/apps")),
+    ("GET", "/apps/new"): Entry(signed_in, url("/apps/new")),
+    ("POST", "/apps/new"): Entry(signed_in, url("/apps/new", data={"name": "Matrix page app"})),
+    ("GET", "/apps/{app_id}"): Entry(app_owner, app_route("/apps/{app}")),
+    ("GET", "/apps/{app_id}/edit"): Entry(app_owner, app_route("/apps/{app}/edit")),
+    ("POST", "/apps/{app_id}/edit"): Entry(app_owner, app_route("/apps/{app}/edit", {"data": {"name": "Renamed"}})),
+    ("POST", "/apps/{app_id}/delete"): Entry(app_owner, app_route("/apps/{app}/delete")),
+    ("POST", "/apps/{app_id}/keys"): Entry(app_owner, app_route("/apps/{app}/keys", {"data": {"name": "k"}})),
+    ("POST", "/apps/{app_id}/keys/{key_id}/rotate"): Entry(app_owner, app_route("/apps/{app}/keys/{key}/rotate")),
+    ("POST", "/apps/{app_id}/keys/{key_id}/revoke"): Entry(app_owner, app_route("/apps/{app}/keys/{key}/revoke")),
+    ("POST", "/apps/{app_id}/clients"): Entry(
+        app_owner, app_route("/apps/{app}/clients", {"data": {"environment": "sandbox"}}, client=False)
+    ),
+    ("POST", "/apps/{app_id}/clients/{client_id}/rotate"): Entry(
+        app_owner, app_route("/apps/{app}/clients/{client}/rotate")
+    ),
+    ("POST", "/apps/{app_id}/clients/{client_id}/revoke"): Entry(
+        app_owner, app_route("/apps/{app}/clients/{client}/revoke")
+    ),
+    ("POST", "/apps/{app_id}/subscriptions"): Entry(
+        app_owner,
+        app_route("/apps/{app}/subscriptions", {"data": {"plan": f"{PRODUCT_FOR['public']}/gold"}}, subscribe=False),
+    ),
+    ("POST", "/apps/{app_id}/subscriptions/{sub_id}/cancel"): Entry(app_owner, lambda w, r, v: _page_cancel(w)),
+    ("GET", "/requests"): Entry(signed_in, url("/requests?state=all")),
+    ("POST", "/requests/{sub_id}"): Entry(
+        lambda role, vis: owner_team(role, "public"), subscription("/requests/{sub}", data={"action": "approve"})
+    ),
+    ("GET", "/notifications"): Entry(signed_in, url("/notifications")),
+    ("POST", "/notifications/read-all"): Entry(signed_in, url("/notifications/read-all")),
 }
+
+
+def _page_cancel(world: World) -> tuple[str, dict]:
+    """Cancel (from the application's page) the pending request of a new application of the external developer."""
+    from devhub.apps.models import Subscription
+
+    sub_uid = world.new_subscription()
+    with world.db.session() as session:
+        app_uid = session.scalar(
+            select(Application.uid)
+            .join(Subscription, Subscription.application_id == Application.id)
+            .where(Subscription.uid == sub_uid)
+        )
+    return f"/apps/{app_uid}/subscriptions/{sub_uid}/cancel", {"data": {"reason": "no longer needed"}}
 
 
 # --- The test --------------------------------------------------------------------------------------------

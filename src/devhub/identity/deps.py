@@ -30,6 +30,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Endpoints authenticated by credentials in each request (SCIM's bearer token, OAuth2 client secrets), never
+# by a cookie, so a cross-site form gains nothing there: CSRF tokens are not asked for.
+OWN_CREDENTIAL_PATHS = ("/scim/", "/oauth2/token")
 
 
 def principal_for(db: DbSession, user: User, scopes: frozenset[str] | None = None, token_id=None) -> Principal:
@@ -118,7 +121,7 @@ def csrf_token(request: Request) -> str:
 
 async def csrf_protect(request: Request) -> None:
     """Every form post, and every write authenticated by the session cookie, must carry the CSRF token."""
-    if request.method not in UNSAFE or _bearer(request) or request.url.path.startswith("/scim/"):
+    if request.method not in UNSAFE or _bearer(request) or request.url.path.startswith(OWN_CREDENTIAL_PATHS):
         return
     content_type = request.headers.get("content-type", "")
     is_form = content_type.startswith(FORM_TYPES)

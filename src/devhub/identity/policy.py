@@ -143,6 +143,18 @@ def _team_owner(p: Principal, team_ref: str | None) -> bool:
     return p.signed_in and (p.is_admin or (team_ref is not None and team_ref in p.owned_teams))
 
 
+def owns_app(p: Principal, app: Any) -> bool:
+    """Admins, the user who owns the application, or members of the team that owns it."""
+    if not p.signed_in:
+        return False
+    owner_team = getattr(app, "owner_team_ref", None)
+    return (
+        p.is_admin
+        or getattr(app, "owner_user_id", None) == p.user_id
+        or (owner_team is not None and owner_team in p.teams)
+    )
+
+
 @dataclass(frozen=True)
 class Rule:
     check: Callable[[Principal, Any], bool]
@@ -170,6 +182,16 @@ RULES: dict[str, Rule] = {
         _owner_team_member, "write", "deprecate a version or operation, set its sunset (resource: owner ref)"
     ),
     "guides.write": Rule(_owner_team_member, "write", "write or delete a guide (resource: owner ref)"),
+    # Self-serve access: products belong to the owner team; applications to their user or team.
+    "products.read": Rule(_anyone, "read", "browse products and plans (filtered by visibility)"),
+    "products.manage": Rule(_owner_team_member, "write", "create and change products and plans (resource: owner ref)"),
+    "subscriptions.decide": Rule(
+        _owner_team_member, "write", "approve, reject, suspend or revoke subscriptions (resource: product owner ref)"
+    ),
+    "apps.create": Rule(_signed_in, "write", "register applications and see one's own"),
+    "apps.manage": Rule(owns_app, "write", "change an application, its subscriptions and credentials (resource: app)"),
+    "signing_keys.manage": Rule(_admin, "admin", "rotate and retire the OAuth2 token signing keys"),
+    "notifications.read": Rule(_signed_in, "read", "read and dismiss one's notifications"),
     # Accounts.
     "account.read": Rule(_has_account, "read", "see one's own account, even while pending"),
     "tokens.manage": Rule(_signed_in, "write", "create and revoke one's own access tokens"),
