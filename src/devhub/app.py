@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
 
 
 def _include_routers(app: FastAPI) -> None:
+    from devhub.apps import api as apps_api
+    from devhub.apps import oauth_api
     from devhub.catalog import api as catalog_api
     from devhub.catalog import views as catalog_views
     from devhub.docs import api as docs_api
@@ -84,6 +86,7 @@ def _include_routers(app: FastAPI) -> None:
     from devhub.identity import api as identity_api
     from devhub.identity import oidc, scim
     from devhub.identity import views as identity_views
+    from devhub.notify import api as notify_api
     from devhub.search import api as search_api
     from devhub.search import views as search_views
     from devhub.specs import api as specs_api
@@ -92,7 +95,11 @@ def _include_routers(app: FastAPI) -> None:
 
     api_routers = (system_api, identity_api, scim, catalog_api, specs_api, docs_api, search_api)
     page_routers = (identity_views, oidc, catalog_views, specs_views, docs_views, guide_views, search_views)
-    api_routers = (*api_routers, governance_api)
+    api_routers = (*api_routers, governance_api, apps_api, oauth_api, notify_api)
     page_routers = (*page_routers, governance_views)
+    from devhub.apps import views as apps_views
+    from devhub.notify import views as notify_views
+
+    page_routers = (*page_routers, apps_views, notify_views)
     for module in (*api_routers, *page_routers):
         app.include_router(module.router)

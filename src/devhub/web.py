@@ -49,6 +49,25 @@ templates.env.globals["csrf_token"] = csrf_token
 templates.env.globals["can"] = can
 
 
+def unread_notifications(request: Request | None) -> int:
+    """The signed-in viewer's unread notifications, for the header (one count query); 0 for anyone else."""
+    principal = getattr(getattr(request, "state", None), "principal", None)
+    if principal is None or not principal.signed_in:
+        return 0
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from devhub.notify.service import unread_count
+
+    try:
+        with request.app.state.db.session() as session:
+            return unread_count(session, principal.user_id)
+    except SQLAlchemyError:
+        return 0  # the header never breaks a page
+
+
+templates.env.globals["unread_notifications"] = unread_notifications
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("principal", getattr(request.state, "principal", ANONYMOUS))
     return templates.TemplateResponse(request, name, context, status_code=status_code)

@@ -1,0 +1,955 @@
+"""Self-serve access pages: products and plans, applications with their credentials, the owners' queue.
+
+    GET  /products                         products you may see (search, pagination)
+    GET  /products/{slug}                  description, APIs, plans and the "Get access" form
+    POST /products/{slug}/access           subscribe an application (or a new one) to a plan
+    GET|POST /products/new, /products/{slug}/edit, /products/{slug}/plans/new, .../plans/{plan}/edit
+    GET  /apps, /apps/new (+ POST), /apps/{app_id}, /apps/{app_id}/edit (+ POST), POST /apps/{app_id}/delete
+    POST /apps/{app_id}/keys, /keys/{key_id}/rotate|revoke, /clients, /clients/{client_id}/rotate|revoke,
+         /subscriptions, /subscriptions/{sub_id}/cancel
+    GET  /requests                         requests to your teams' products; POST /requests/{sub_id} decides
+
+From a new account to a usable sandbox key: sign up, open Products, open a product, submit "Get access"
+(a new application gets its sandbox key and OAuth2 client at once; the result page shows them once).
+
+Every action calls the same `apps.service` / `apps.credentials` functions as `apps.api`. A `Problem` or a
+`ValidationError` on a form post rolls the request's transaction back and shows the form again with the
+message (and the problem's status). Secrets are only ever in the body of the response to the post that
+issued them: never in a URL, a redirect or a later page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from devhub.apps import credentials, service
+from devhub.apps.models import APPROVALS, CREDENTIAL_TYPES, ENVIRONMENTS, Application, Product
+from devhub.apps.schemas import (
+    ApplicationIn,
+    ApplicationUpdate,
+    KeyIn,
+    PlanIn,
+    PlanUpdate,
+    ProductApiIn,
+    ProductIn,
+    ProductUpdate,
+)
+from devhub.audit.service import Actor
+from devhub.catalog import service as catalog
+from devhub.deps import get_page, get_session, get_settings_dep
+from devhub.identity.deps import get_actor, get_principal
+from devhub.identity.policy import Principal, Unauthorized, can, require
+from devhub.pagination import PageRequest
+from devhub.problems import Problem
+from devhub.settings import Settings
+from devhub.web import render
+
+router = APIRouter(include_in_schema=False)
+SESSION = Depends(get_session, scope="function")  # ends (and commits) before the response is sent
+VISIBILITIES = ("public", "internal", "private")
+LIMITS = (
+    ("rate_per_second", "Requests per second"),
+    ("rate_per_minute", "Requests per minute"),
+    ("rate_per_hour", "Requests per hour"),
+    ("quota_per_day", "Quota per day"),
+    ("quota_per_month", "Quota per month"),
+)
+QUEUE_TABS = ("pending", "approved", "suspended", "all")
+ALL_PLANS = PageRequest(1, 1000)  # products number in the tens or hundreds
+
+
+async def form_data(request: Request) -> FormData:
+    """The posted form (already parsed and cached by the CSRF check)."""
+    return await request.form()
+
+
+FORM = Depends(form_data)
+
+
+def _sign_in(request: Request, viewer: Principal) -> RedirectResponse | None:
+    """Anonymous visitors go to the sign-in page and come back; a pending account is told by `require`."""
+    if viewer.user_id is None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+    return None
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]).replace("_", " ")
+            parts.append(f"{field}: {error['msg']}" if field else error["msg"])
+        return "; ".join(parts)
+    if isinstance(exc, Problem):
+        return exc.detail or exc.title
+    return str(exc)
+
+
+def _status(exc: Exception) -> int:
+    return exc.status if isinstance(exc, Problem) else 422
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _optional(form: FormData, name: str) -> str | None:
+    return _text(form, name) or None
+
+
+def _words(value: str) -> list[str]:
+    return [word for word in value.replace(",", " ").split() if word]
+
+
+def _api_lines(value: str) -> list[ProductApiIn]:
+    """One API a line: `name`, `namespace/name` or `api:namespace/name`, optionally followed by a version."""
+    items = []
+    for line in value.splitlines():
+        parts = line.replace(",", " ").split()
+        if parts:
+            items.append(ProductApiIn(api=parts[0], version=parts[1] if len(parts) > 1 else None))
+    return items
+
+
+def _api_link(ref: str) -> str:
+    _, _, rest = ref.partition(":")
+    namespace, _, name = rest.rpartition("/")
+    return f"/apis/{quote(namespace or 'default')}/{quote(name)}"
+
+
+# --- products -------------------------------------------------------------------------------------------
+
+
+@router.get("/products", response_class=HTMLResponse)
+def products(
+    request: Request,
+    q: str | None = Query(None, max_length=200),
+    mine: bool = False,
+    page: PageRequest = Depends(get_page),
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+):
+    require(viewer, "products.read")
+    return render(
+        request,
+        "apps/products.html",
+        page=service.list_products(session, viewer, page, q or None, mine),
+        q=q or "",
+        mine=mine,
+        can_create=viewer.signed_in and (viewer.is_admin or bool(viewer.teams)),
+    )
+
+
+def _my_apps(session: Session, viewer: Principal) -> list[Application]:
+    return service.list_apps(session, viewer, ALL_PLANS).items if viewer.signed_in else []
+
+
+def _product_page(
+    request: Request,
+    session: Session,
+    viewer: Principal,
+    product: Product,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    values: dict | None = None,
+) -> HTMLResponse:
+    refs = [link.api_ref for link in product.apis]
+    hidden = catalog.hidden_refs(session, refs, viewer)
+    apis = [(link, _api_link(link.api_ref)) for link in product.apis if link.api_ref not in hidden]
+    return render(
+        request,
+        "apps/product.html",
+        status_code=status_code,
+        product=product,
+        apis=apis,
+        plans=service.visible_plans(viewer, product),
+        managing=can(viewer, "products.manage", product.owner_ref),
+        apps=_my_apps(session, viewer),
+        error=error,
+        values=values or {},
+        limits=LIMITS,
+    )
+
+
+@router.get("/products/new", response_class=HTMLResponse)
+def new_product(request: Request, viewer: Principal = Depends(get_principal)):
+    if redirect := _sign_in(request, viewer):
+        return redirect
+    _require_some_team(viewer)
+    return _product_form(request, viewer, None, {"visibility": "internal", "owner": _first_team(viewer)})
+
+
+def _require_some_team(viewer: Principal) -> None:
+    if not viewer.signed_in:
+        raise Unauthorized()
+    if not (viewer.is_admin or viewer.teams):
+        raise Problem(403, "Forbidden", "products belong to a team: join a team to offer its APIs")
+
+
+def _first_team(viewer: Principal) -> str:
+    return sorted(viewer.teams)[0] if viewer.teams else ""
+
+
+def _product_form(
+    request: Request,
+    viewer: Principal,
+    product: Product | None,
+    values: dict,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "apps/product_form.html",
+        status_code=status_code,
+        product=product,
+        values=values,
+        error=error,
+        teams=sorted(viewer.teams),
+        visibilities=VISIBILITIES,
+    )
+
+
+def _product_values(form: FormData) -> dict:
+    return {
+        name: _text(form, name)
+        for name in (
+            "slug",
+            "name",
+            "description",
+            "owner",
+            "visibility",
+            "access_teams",
+            "apis",
+            "gateway_path",
+            "sandbox_url",
+            "production_url",
+            "status",
+        )
+    }
+
+
+@router.post("/products/new", response_class=HTMLResponse)
+def create_product(
+    request: Request,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    values = _product_values(form)
+    try:
+        data = ProductIn(
+            slug=values["slug"].lower(),
+            name=values["name"],
+            description=values["description"],
+            owner=values["owner"],
+            visibility=values["visibility"] or "internal",
+            access_teams=_words(values["access_teams"]),
+            apis=_api_lines(values["apis"]),
+            gateway_path=values["gateway_path"] or None,
+            sandbox_url=values["sandbox_url"] or None,
+            production_url=values["production_url"] or None,
+        )
+        product = service.create_product(session, viewer, data, actor)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        return _product_form(request, viewer, None, values, error=_message(exc), status_code=_status(exc))
+    return RedirectResponse(f"/products/{product.slug}", status_code=303)
+
+
+@router.get("/products/{slug}", response_class=HTMLResponse)
+def product_page(request: Request, slug: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
+    require(viewer, "products.read")
+    return _product_page(request, session, viewer, service.get_product(session, slug, viewer))
+
+
+@router.post("/products/{slug}/access", response_class=HTMLResponse)
+def get_access(
+    request: Request,
+    slug: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    """Subscribe one of your applications, or a new one (which gets its sandbox key and client), to a plan."""
+    product = service.get_product(session, slug, viewer)
+    require(viewer, "apps.create")
+    values = {"plan": _text(form, "plan"), "app": _text(form, "app"), "app_name": _text(form, "app_name")}
+    issued_key = issued_client = None
+    try:
+        plan = service.get_plan(product, values["plan"], viewer)
+        if values["app"]:
+            app = service.get_app(session, values["app"], viewer)
+        else:
+            app = service.create_app(session, viewer, ApplicationIn(name=values["app_name"] or product.name), actor)
+            issued_key = credentials.create_key(session, app, "sandbox", "sandbox", actor)
+            issued_client = credentials.create_client(session, app, "sandbox", actor)
+        subscription = service.subscribe(session, settings, viewer, app, plan, actor)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        product = service.get_product(session, slug, viewer)
+        return _product_page(
+            request, session, viewer, product, status_code=_status(exc), error=_message(exc), values=values
+        )
+    if subscription.state == "approved":
+        notice = f"{app.name} has the {plan.name} plan of {product.name}: sandbox and production access are granted."
+    else:
+        notice = (
+            f"{app.name} asked for the {plan.name} plan of {product.name}: its owners will review the request. "
+            "Sandbox access works meanwhile."
+        )
+    return _app_page(
+        request,
+        session,
+        viewer,
+        app,
+        status_code=201,
+        issued_key=issued_key,
+        issued_client=issued_client,
+        notice=notice,
+    )
+
+
+def _managed_product(session: Session, slug: str, viewer: Principal) -> Product:
+    product = service.get_product(session, slug, viewer)
+    require(viewer, "products.manage", product.owner_ref)
+    return product
+
+
+@router.get("/products/{slug}/edit", response_class=HTMLResponse)
+def edit_product(request: Request, slug: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
+    product = _managed_product(session, slug, viewer)
+    values = {
+        "name": product.name,
+        "description": product.description,
+        "owner": product.owner_ref,
+        "visibility": product.visibility,
+        "access_teams": "\n".join(product.access_teams or []),
+        "apis": "\n".join(f"{a.api_ref} {a.version}" if a.version else a.api_ref for a in product.apis),
+        "sandbox_url": product.sandbox_url or "",
+        "production_url": product.production_url or "",
+        "status": product.status,
+    }
+    return _product_form(request, viewer, product, values)
+
+
+@router.post("/products/{slug}/edit", response_class=HTMLResponse)
+def update_product(
+    request: Request,
+    slug: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    product = _managed_product(session, slug, viewer)
+    values = _product_values(form)
+    try:
+        data = ProductUpdate(
+            name=values["name"],
+            description=values["description"],
+            visibility=values["visibility"] or product.visibility,
+            access_teams=_words(values["access_teams"]),
+            apis=_api_lines(values["apis"]),
+            sandbox_url=values["sandbox_url"] or None,
+            production_url=values["production_url"] or None,
+            status=values["status"] or product.status,
+        )
+        service.update_product(session, viewer, product, data, actor)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        product = _managed_product(session, slug, viewer)
+        values["owner"] = product.owner_ref
+        return _product_form(request, viewer, product, values, error=_message(exc), status_code=_status(exc))
+    return RedirectResponse(f"/products/{product.slug}", status_code=303)
+
+
+# --- plans ----------------------------------------------------------------------------------------------
+
+
+def _plan_form(
+    request: Request,
+    product: Product,
+    plan: Any,
+    values: dict,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "apps/plan_form.html",
+        status_code=status_code,
+        product=product,
+        plan=plan,
+        values=values,
+        error=error,
+        limits=LIMITS,
+        visibilities=VISIBILITIES,
+        approvals=APPROVALS,
+        credential_types=CREDENTIAL_TYPES,
+    )
+
+
+def _plan_values(form: FormData) -> dict:
+    values = {
+        name: _text(form, name)
+        for name in ("slug", "name", "description", "credential_type", "approval", "visibility", "status")
+    }
+    values |= {"access_teams": _text(form, "access_teams"), "scopes": _text(form, "scopes")}
+    values |= {field: _text(form, field) for field, _ in LIMITS}
+    values["key_in_query"] = form.get("key_in_query") in ("on", "true", "1")
+    return values
+
+
+def _plan_fields(values: dict) -> dict:
+    """What PlanIn and PlanUpdate share; an empty limit means no limit."""
+    return {
+        "name": values["name"],
+        "description": values["description"],
+        "approval": values["approval"] or "auto",
+        "visibility": values["visibility"] or "public",
+        "access_teams": _words(values["access_teams"]),
+        "scopes": _words(values["scopes"]),
+        "key_in_query": values["key_in_query"],
+        **{field: values[field] or None for field, _ in LIMITS},
+    }
+
+
+@router.get("/products/{slug}/plans/new", response_class=HTMLResponse)
+def new_plan(request: Request, slug: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
+    product = _managed_product(session, slug, viewer)
+    values = {"approval": "auto", "visibility": "public", "credential_type": "api_key"}
+    return _plan_form(request, product, None, values)
+
+
+@router.post("/products/{slug}/plans/new", response_class=HTMLResponse)
+def create_plan(
+    request: Request,
+    slug: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    product = _managed_product(session, slug, viewer)
+    values = _plan_values(form)
+    try:
+        data = PlanIn(
+            slug=values["slug"].lower(),
+            credential_type=values["credential_type"] or "api_key",
+            **_plan_fields(values),
+        )
+        service.create_plan(session, viewer, product, data, actor)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        product = _managed_product(session, slug, viewer)
+        return _plan_form(request, product, None, values, error=_message(exc), status_code=_status(exc))
+    return RedirectResponse(f"/products/{product.slug}#plans", status_code=303)
+
+
+@router.get("/products/{slug}/plans/{plan}/edit", response_class=HTMLResponse)
+def edit_plan(
+    request: Request, slug: str, plan: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)
+):
+    product = _managed_product(session, slug, viewer)
+    found = service.get_plan(product, plan, viewer)
+    values = {
+        "name": found.name,
+        "description": found.description,
+        "credential_type": found.credential_type,
+        "approval": found.approval,
+        "visibility": found.visibility,
+        "status": found.status,
+        "access_teams": "\n".join(found.access_teams or []),
+        "scopes": " ".join(found.scopes or []),
+        "key_in_query": found.key_in_query,
+        **{field: "" if getattr(found, field) is None else str(getattr(found, field)) for field, _ in LIMITS},
+    }
+    return _plan_form(request, product, found, values)
+
+
+@router.post("/products/{slug}/plans/{plan}/edit", response_class=HTMLResponse)
+def update_plan(
+    request: Request,
+    slug: str,
+    plan: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    product = _managed_product(session, slug, viewer)
+    found = service.get_plan(product, plan, viewer)
+    values = _plan_values(form)
+    try:
+        data = PlanUpdate(status=values["status"] or found.status, **_plan_fields(values))
+        service.update_plan(session, viewer, found, data, actor)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        product = _managed_product(session, slug, viewer)
+        found = service.get_plan(product, plan, viewer)
+        values["credential_type"] = found.credential_type
+        return _plan_form(request, product, found, values, error=_message(exc), status_code=_status(exc))
+    return RedirectResponse(f"/products/{product.slug}#plans", status_code=303)
+
+
+# --- applications ---------------------------------------------------------------------------------------
+
+
+def _requestable(session: Session, viewer: Principal, app: Application) -> list[tuple[Product, list]]:
+    """Active plans of the products the viewer sees, but not those of products the app already holds."""
+    held = {s.product_id for s in app.subscriptions if s.state in service.LIVE_STATES}
+    found = []
+    for product in service.list_products(session, viewer, ALL_PLANS).items:
+        if product.id in held or product.status != "active":
+            continue
+        plans = [plan for plan in service.visible_plans(viewer, product) if plan.status == "active"]
+        if plans:
+            found.append((product, plans))
+    return found
+
+
+def _app_page(
+    request: Request,
+    session: Session,
+    viewer: Principal,
+    app: Application,
+    *,
+    status_code: int = 200,
+    issued_key: credentials.IssuedKey | None = None,
+    issued_client: credentials.IssuedClient | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
+    session.refresh(app, ["subscriptions"])
+    keys = [(key, credentials.key_status(key)) for key in credentials.app_keys(session, app)]
+    clients = [(client, credentials.client_status(client)) for client in credentials.app_clients(session, app)]
+    return render(
+        request,
+        "apps/app.html",
+        status_code=status_code,
+        app=app,
+        owner=service.app_owner_label(session, app),
+        subscriptions=app.subscriptions,
+        keys=keys,
+        clients=clients,
+        requestable=_requestable(session, viewer, app),
+        production_ready=service.has_approved_subscription(session, app),
+        environments=ENVIRONMENTS,
+        issued_key=issued_key,
+        issued_client=issued_client,
+        notice=notice,
+        error=error,
+    )
+
+
+@router.get("/apps", response_class=HTMLResponse)
+def apps(
+    request: Request,
+    page: PageRequest = Depends(get_page),
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+):
+    if redirect := _sign_in(request, viewer):
+        return redirect
+    result = service.list_apps(session, viewer, page)
+    return render(request, "apps/apps.html", page=result, deleted=request.query_params.get("deleted"))
+
+
+@router.get("/apps/new", response_class=HTMLResponse)
+def new_app(request: Request, viewer: Principal = Depends(get_principal)):
+    if redirect := _sign_in(request, viewer):
+        return redirect
+    require(viewer, "apps.create")
+    return _app_form(request, viewer, None, {})
+
+
+def _app_form(
+    request: Request,
+    viewer: Principal,
+    app: Application | None,
+    values: dict,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "apps/app_form.html",
+        status_code=status_code,
+        app=app,
+        values=values,
+        error=error,
+        teams=sorted(viewer.teams),
+    )
+
+
+def _app_values(form: FormData) -> dict:
+    return {name: _text(form, name) for name in ("name", "description", "team", "callback_urls")}
+
+
+@router.post("/apps/new", response_class=HTMLResponse)
+def create_app(
+    request: Request,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    """Like `POST /api/v1/apps`: the application comes with a sandbox key and client, shown once."""
+    require(viewer, "apps.create")
+    values = _app_values(form)
+    try:
+        data = ApplicationIn(
+            name=values["name"],
+            description=values["description"],
+            team=values["team"] or None,
+            callback_urls=values["callback_urls"].split(),
+        )
+        app = service.create_app(session, viewer, data, actor)
+        issued_key = credentials.create_key(session, app, "sandbox", "sandbox", actor)
+        issued_client = credentials.create_client(session, app, "sandbox", actor)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        return _app_form(request, viewer, None, values, error=_message(exc), status_code=_status(exc))
+    notice = f"{app.name} is registered. Subscribe it to a plan to call an API."
+    return _app_page(
+        request,
+        session,
+        viewer,
+        app,
+        status_code=201,
+        issued_key=issued_key,
+        issued_client=issued_client,
+        notice=notice,
+    )
+
+
+@router.get("/apps/{app_id}", response_class=HTMLResponse)
+def app_page(request: Request, app_id: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
+    if redirect := _sign_in(request, viewer):
+        return redirect
+    return _app_page(request, session, viewer, service.get_app(session, app_id, viewer))
+
+
+@router.get("/apps/{app_id}/edit", response_class=HTMLResponse)
+def edit_app(request: Request, app_id: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
+    if redirect := _sign_in(request, viewer):
+        return redirect
+    app = service.get_app(session, app_id, viewer)
+    values = {"name": app.name, "description": app.description, "callback_urls": "\n".join(app.callback_urls or [])}
+    return _app_form(request, viewer, app, values)
+
+
+@router.post("/apps/{app_id}/edit", response_class=HTMLResponse)
+def update_app(
+    request: Request,
+    app_id: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    app = service.get_app(session, app_id, viewer)
+    values = _app_values(form)
+    try:
+        data = ApplicationUpdate(
+            name=values["name"], description=values["description"], callback_urls=values["callback_urls"].split()
+        )
+        service.update_app(session, app, data, actor)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        app = service.get_app(session, app_id, viewer)
+        return _app_form(request, viewer, app, values, error=_message(exc), status_code=_status(exc))
+    return RedirectResponse(f"/apps/{app.uid}", status_code=303)
+
+
+@router.post("/apps/{app_id}/delete")
+def delete_app(
+    app_id: str,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    app = service.get_app(session, app_id, viewer)
+    name = app.name
+    service.delete_app(session, app, actor)
+    return RedirectResponse(f"/apps?deleted={quote(name)}", status_code=303)
+
+
+def _app_action(
+    request: Request,
+    session: Session,
+    viewer: Principal,
+    app_id: str,
+    action,
+    success: int = 201,
+) -> Response:
+    """Run `action(app)` -> (issued key, issued client, notice); show the app page with what it issued, or
+    with the problem (its status kept) after rolling back."""
+    app = service.get_app(session, app_id, viewer)
+    try:
+        issued_key, issued_client, notice = action(app)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        app = service.get_app(session, app_id, viewer)
+        return _app_page(request, session, viewer, app, status_code=_status(exc), error=_message(exc))
+    if issued_key is None and issued_client is None:
+        return RedirectResponse(f"/apps/{app.uid}", status_code=303)
+    return _app_page(
+        request,
+        session,
+        viewer,
+        app,
+        status_code=success,
+        issued_key=issued_key,
+        issued_client=issued_client,
+        notice=notice,
+    )
+
+
+@router.post("/apps/{app_id}/keys", response_class=HTMLResponse)
+def create_key(
+    request: Request,
+    app_id: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    def action(app: Application):
+        body = KeyIn(
+            name=_text(form, "name") or "default",
+            environment=_text(form, "environment") or "sandbox",
+            expires_in_days=_optional(form, "expires_in_days"),
+        )
+        return (
+            credentials.create_key(session, app, body.environment, body.name, actor, body.expires_in_days),
+            None,
+            None,
+        )
+
+    return _app_action(request, session, viewer, app_id, action)
+
+
+@router.post("/apps/{app_id}/keys/{key_id}/rotate", response_class=HTMLResponse)
+def rotate_key(
+    request: Request,
+    app_id: str,
+    key_id: str,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    def action(app: Application):
+        key = credentials.get_key(session, app, key_id)
+        issued = credentials.rotate_key(session, settings, app, key, actor)
+        notice = (
+            f"The key {key.prefix} keeps working until {key.grace_until:%Y-%m-%d %H:%M} UTC; switch to the new one."
+        )
+        return issued, None, notice
+
+    return _app_action(request, session, viewer, app_id, action)
+
+
+@router.post("/apps/{app_id}/keys/{key_id}/revoke", response_class=HTMLResponse)
+def revoke_key(
+    request: Request,
+    app_id: str,
+    key_id: str,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    def action(app: Application):
+        credentials.revoke_key(session, settings, app, credentials.get_key(session, app, key_id), actor)
+        return None, None, None
+
+    return _app_action(request, session, viewer, app_id, action)
+
+
+@router.post("/apps/{app_id}/clients", response_class=HTMLResponse)
+def create_client(
+    request: Request,
+    app_id: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    def action(app: Application):
+        environment = _text(form, "environment") or "sandbox"
+        return None, credentials.create_client(session, app, environment, actor), None
+
+    return _app_action(request, session, viewer, app_id, action)
+
+
+@router.post("/apps/{app_id}/clients/{client_id}/rotate", response_class=HTMLResponse)
+def rotate_client(
+    request: Request,
+    app_id: str,
+    client_id: str,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    def action(app: Application):
+        credential = credentials.get_client(session, app, client_id)
+        issued = credentials.rotate_client_secret(session, settings, app, credential, actor)
+        until = f"{credential.previous_valid_until:%Y-%m-%d %H:%M} UTC"
+        return None, issued, f"The previous secret of {credential.client_id} keeps working until {until}."
+
+    return _app_action(request, session, viewer, app_id, action)
+
+
+@router.post("/apps/{app_id}/clients/{client_id}/revoke", response_class=HTMLResponse)
+def revoke_client(
+    request: Request,
+    app_id: str,
+    client_id: str,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    def action(app: Application):
+        credential = credentials.get_client(session, app, client_id)
+        credentials.revoke_client(session, settings, app, credential, actor)
+        return None, None, None
+
+    return _app_action(request, session, viewer, app_id, action)
+
+
+@router.post("/apps/{app_id}/subscriptions", response_class=HTMLResponse)
+def subscribe(
+    request: Request,
+    app_id: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    """Request another plan: `plan` reads `<product slug>/<plan slug>`."""
+    app = service.get_app(session, app_id, viewer)
+    product_slug, _, plan_slug = _text(form, "plan").partition("/")
+    try:
+        plan = service.get_plan(service.get_product(session, product_slug, viewer), plan_slug, viewer)
+        subscription = service.subscribe(session, settings, viewer, app, plan, actor)
+    except Problem as exc:
+        session.rollback()
+        app = service.get_app(session, app_id, viewer)
+        return _app_page(request, session, viewer, app, status_code=exc.status, error=_message(exc))
+    what = f"the {plan.name} plan of {plan.product.name}"
+    notice = f"{app.name} has {what}." if subscription.state == "approved" else f"You asked for {what}; it is pending."
+    return _app_page(request, session, viewer, app, status_code=201, notice=notice)
+
+
+@router.post("/apps/{app_id}/subscriptions/{sub_id}/cancel", response_class=HTMLResponse)
+def cancel_subscription(
+    request: Request,
+    app_id: str,
+    sub_id: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+):
+    """The application's owners cancel (revoke) one of its subscriptions; the reason may stay empty here."""
+
+    def action(app: Application):
+        subscription = service.get_subscription(session, sub_id, viewer)
+        if subscription.application_id != app.id:
+            raise Problem(404, "Not found", f"{app.name} has no subscription {sub_id!r}")
+        reason = _text(form, "reason") or f"cancelled by {actor.name}"
+        service.decide(session, settings, viewer, subscription, "revoke", reason, actor)
+        return None, None, None
+
+    return _app_action(request, session, viewer, app_id, action)
+
+
+# --- the owners' queue ----------------------------------------------------------------------------------
+
+
+def _queue(
+    request: Request,
+    session: Session,
+    viewer: Principal,
+    state: str,
+    page: PageRequest,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    result = service.subscription_queue(session, viewer, page, None if state == "all" else state)
+    return render(
+        request,
+        "apps/requests.html",
+        status_code=status_code,
+        page=result,
+        state=state,
+        tabs=QUEUE_TABS,
+        error=error,
+        owner_label=lambda app: service.app_owner_label(session, app),
+    )
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def requests_page(
+    request: Request,
+    state: str = Query("pending", pattern="^(pending|approved|suspended|rejected|revoked|all)$"),
+    page: PageRequest = Depends(get_page),
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+):
+    if redirect := _sign_in(request, viewer):
+        return redirect
+    require(viewer, "apps.create")
+    return _queue(request, session, viewer, state, page)
+
+
+@router.post("/requests/{sub_id}", response_class=HTMLResponse)
+def decide(
+    request: Request,
+    sub_id: str,
+    form: FormData = FORM,
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
+    page: PageRequest = Depends(get_page),
+):
+    """Approve, reject, suspend, resume or revoke; then back to the tab the owner was on."""
+    tab = _text(form, "tab")
+    tab = tab if tab in QUEUE_TABS else "pending"
+    action = _text(form, "action")
+    try:
+        if action not in service.TRANSITIONS:
+            raise Problem(422, "Invalid request", f"{action!r} is not a decision")
+        subscription = service.get_subscription(session, sub_id, viewer)
+        service.decide(session, settings, viewer, subscription, action, _optional(form, "reason"), actor)
+    except Problem as exc:
+        session.rollback()
+        if not viewer.signed_in:
+            raise
+        return _queue(request, session, viewer, tab, page, error=_message(exc), status_code=exc.status)
+    return RedirectResponse(f"/requests?state={tab}", status_code=303)
