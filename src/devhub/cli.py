@@ -264,6 +264,7 @@ def search(
 
 
 def _register_domain_commands() -> None:
+    from devhub.apps import cli as apps_cli
     from devhub.governance import cli as governance_cli
     from devhub.identity import cli as identity_cli
     from devhub.specs import cli as specs_cli
@@ -271,6 +272,7 @@ def _register_domain_commands() -> None:
     specs_cli.register(app)
     identity_cli.register(app)
     governance_cli.register(app)
+    apps_cli.register(app)
 
 
 _register_domain_commands()

@@ -162,7 +162,7 @@ def update_product(session: Session, viewer: Principal, product: Product, data: 
     if "apis" in changes:
         product.apis = _api_links(session, data.apis or [])
     for field in ("name", "description", "visibility", "sandbox_url", "production_url", "status"):
-        if field in changes and changes[field] is not None:
+        if field in changes and (changes[field] is not None or field.endswith("_url")):  # a URL may be cleared
             setattr(product, field, changes[field])
     if "access_teams" in changes or "visibility" in changes:
         teams = data.access_teams if data.access_teams is not None else product.access_teams
@@ -355,12 +355,13 @@ def decide(
     """Move a subscription along (see the module docstring); the application's owners may only revoke
     (cancel) their own, the product's owners may do everything."""
     product = subscription.plan.product
-    if not (action == "revoke" and owns_app(viewer, subscription.application)):
+    cancelling = action == "revoke" and owns_app(viewer, subscription.application)
+    if not cancelling:
         require(viewer, "subscriptions.decide", product.owner_ref)
     sources, target = TRANSITIONS[action]
     if subscription.state not in sources:
         raise Conflict(f"a {subscription.state} subscription cannot be {target} (allowed from {', '.join(sources)})")
-    reason = (reason or "").strip() or None
+    reason = (reason or "").strip() or (f"cancelled by {actor.name}" if cancelling else None)
     if action in NEEDS_REASON and not reason:
         raise Invalid(f"give a reason to {action} a subscription; the developer reads it")
     subscription.state, subscription.reason = target, reason

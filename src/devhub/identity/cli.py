@@ -173,7 +173,8 @@ def logout() -> None:
     typer.echo("logged out")
 
 
-def _call(method: str, path: str, data: str | None = None) -> httpx.Response:
+def portal_call(method: str, path: str, data: str | None = None) -> httpx.Response:
+    """A call to the portal named by `devhub login`, with its stored token (other commands build on it)."""
     creds = _load_credentials()
     headers = {"Authorization": f"Bearer {creds['token']}", "Accept": "application/json"}
     content = None
@@ -189,7 +190,7 @@ def _call(method: str, path: str, data: str | None = None) -> httpx.Response:
 
 def whoami() -> None:
     """Show who the stored token belongs to."""
-    response = _call("GET", "/api/v1/me")
+    response = portal_call("GET", "/api/v1/me")
     if response.status_code != 200 or not response.json().get("email"):
         typer.echo(f"error: the stored token does not work ({response.status_code})", err=True)
         raise typer.Exit(1)
@@ -205,7 +206,7 @@ def api(
     """Call the portal's REST API with the stored token and print the answer."""
     if data and data.startswith("@"):
         data = Path(data[1:]).read_text()
-    response = _call(method.upper(), path if path.startswith("/") else f"/{path}", data)
+    response = portal_call(method.upper(), path if path.startswith("/") else f"/{path}", data)
     typer.echo(response.text)
     if response.status_code >= 400:
         raise typer.Exit(1)
