@@ -58,7 +58,7 @@ def serve(host: Host = None, port: Port = None) -> None:
 @app.command()
 def demo(host: Host = None, port: Port = None) -> None:
     """Run the portal with a demo organisation on its own SQLite database (re-seeded on each start)."""
-    from devhub.demo.seed import seed, seed_accounts
+    from devhub.demo.seed import seed, seed_accounts, seed_products
 
     settings = get_settings()
     changes: dict = {}
@@ -70,6 +70,7 @@ def demo(host: Host = None, port: Port = None) -> None:
     database = _database(settings)
     with database.session() as session:
         report = seed(session, settings)
+        seed_products(session)
         accounts = seed_accounts(session, settings)
     database.dispose()
     typer.echo(f"demo catalog: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")

@@ -77,3 +77,17 @@ def test_demo_accounts_are_made_once_with_private_passwords(db, settings):
     email, password = path.read_text().splitlines()[0].split()
     with db.session() as session:
         assert identity.check_password(identity.find_user(session, email).password_hash, password)
+
+
+def test_demo_products_offer_plans_once(db, settings, client):
+    from devhub.demo.seed import seed_products
+
+    with db.session() as session:
+        seed(session, settings)
+        assert seed_products(session) == 2
+        assert seed_products(session) == 0
+    products = client.get("/api/v1/products").json()["items"]
+    assert {p["slug"]: [plan["slug"] for plan in p["plans"]] for p in products} == {
+        "merchant-catalog": ["free", "business"],
+        "messaging": ["trial", "partner"],
+    }

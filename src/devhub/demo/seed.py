@@ -1,5 +1,6 @@
-"""Seed the demo organisation: the catalog files shipped in `demo/data`, imported as one location, and two
-accounts to try the portal with: an administrator and an approved developer in the Payments Core team."""
+"""Seed the demo organisation: the catalog files shipped in `demo/data`, imported as one location; two
+products with plans to try self-serve access on; and two accounts to try the portal with: an administrator
+and an approved developer in the Payments Core team."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from devhub.audit.service import SYSTEM
 from devhub.catalog import service
 from devhub.demo import ROOT_CATALOG
 from devhub.identity import service as identity
+from devhub.pagination import PageRequest
 from devhub.settings import Settings
 
 ADMIN_EMAIL = "admin@example.com"
@@ -30,6 +32,66 @@ def seed(session: Session, settings: Settings) -> service.RefreshReport:
     """Import (or refresh) the demo catalog; running it again changes nothing."""
     _, report = service.register_location(session, settings, str(ROOT_CATALOG), "file", trusted=True)
     return report
+
+
+DEMO_PRODUCTS = [
+    {
+        "product": {
+            "slug": "merchant-catalog",
+            "name": "Merchant Catalog",
+            "description": "The product catalogue of Acme merchants: list, create and fetch items.",
+            "owner": "merchant-experience",
+            "visibility": "public",
+            "apis": [{"api": "merchant-catalog-v2-api"}],
+            "sandbox_url": "http://127.0.0.1:8100/sandbox/merchant-catalog",
+            "production_url": "https://catalog.acme-payments.example.com",
+        },
+        "plans": [
+            {"slug": "free", "name": "Free", "rate_per_second": 5, "quota_per_day": 10_000},
+            {"slug": "business", "name": "Business", "approval": "manual", "rate_per_second": 100},
+        ],
+    },
+    {
+        "product": {
+            "slug": "messaging",
+            "name": "Messaging",
+            "description": "Send SMS to customers. Partners call it with OAuth2 client credentials.",
+            "owner": "platform",
+            "visibility": "public",
+            "apis": [{"api": "sms-messaging-api"}],
+            "sandbox_url": "http://127.0.0.1:8100/sandbox/messaging",
+        },
+        "plans": [
+            {"slug": "trial", "name": "Trial", "rate_per_minute": 60, "quota_per_month": 1000},
+            {
+                "slug": "partner",
+                "name": "Partner",
+                "credential_type": "oauth2",
+                "approval": "manual",
+                "scopes": ["sms:send", "sms:read"],
+                "rate_per_second": 50,
+            },
+        ],
+    },
+]
+
+
+def seed_products(session: Session) -> int:
+    """Create the demo products and plans that do not exist yet; returns how many products were added."""
+    from devhub.apps import service as apps
+    from devhub.apps.schemas import PlanIn, ProductIn
+    from devhub.identity.policy import OPERATOR
+
+    added = 0
+    for item in DEMO_PRODUCTS:
+        data = ProductIn(**item["product"])
+        if apps.list_products(session, OPERATOR, PageRequest(1, 100), data.slug).total:
+            continue
+        product = apps.create_product(session, OPERATOR, data, SYSTEM)
+        for plan in item["plans"]:
+            apps.create_plan(session, OPERATOR, product, PlanIn(**plan), SYSTEM)
+        added += 1
+    return added
 
 
 def seed_accounts(session: Session, settings: Settings) -> DemoAccounts:
