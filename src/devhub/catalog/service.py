@@ -611,7 +611,10 @@ def _cached_for_catalog(session: Session, key: tuple, compute: Callable[[], T]) 
     the seven facet GROUP BYs cost tens of milliseconds at 10,000 entities; the catalog changes only when a
     location is read or a visibility is set, both of which bump the version, so these are computed once.
     """
-    full_key = (str(session.get_bind().url), catalog_version(session), *key)
+    version = catalog_version(session)
+    if version == 0:  # no token yet (rows written without one, or an emptied database): nothing to key on
+        return compute()
+    full_key = (str(session.get_bind().url), version, *key)
     if full_key not in _catalog_cache:
         if len(_catalog_cache) >= CATALOG_CACHE_SIZE:
             _catalog_cache.clear()
