@@ -156,3 +156,21 @@ def test_products_validate_and_hide_what_they_must(db, settings, access, client)
         from devhub.apps.models import Product
 
         assert session.query(Product).filter_by(slug="payments").one().owner_ref == TEAM
+
+
+def test_every_access_change_moves_the_token_the_gateway_polls(db, settings, access):
+    from devhub.apps.models import access_version
+
+    def version():
+        with db.session() as session:
+            return access_version(session)
+
+    dev = access.developer(db, settings, "dev@example.com")
+    before = version()
+    app = access.new_app(dev)
+    after_app = version()
+    assert after_app not in (0, before)
+    access.client.post("/api/v1/notifications/read", headers=dev)  # not an access change
+    assert version() == after_app
+    access.client.delete(f"/api/v1/apps/{app['id']}/keys/{app['sandbox_key']['id']}", headers=dev)
+    assert version() != after_app

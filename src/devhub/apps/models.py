@@ -8,10 +8,24 @@ Signing keys' private halves are encrypted with a key derived from the portal's 
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
+from itertools import chain
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from devhub.catalog.models import REF_LENGTH
 from devhub.db import Base, UTCDateTime, utcnow
@@ -184,3 +198,31 @@ class SigningKey(Base):
     private_jwk_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccessState(Base):
+    """One row: a random token replaced by every change that the gateway must see (keys, clients,
+    subscriptions, plans, products). Gateway processes poll it and reload their snapshot when it moves."""
+
+    __tablename__ = "apps_access_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+WATCHED = (Product, ProductApi, Plan, Application, Subscription, ApiKey, ClientCredential, SigningKey)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_access_version(session: Session, flush_context, instances) -> None:
+    """Replace the access token in the same transaction as any change the gateway must see, wherever in
+    the code the change is made: a missed call site would leave a revoked key working."""
+    if not any(isinstance(row, WATCHED) for row in chain(session.new, session.dirty, session.deleted)):
+        return
+    token = secrets.randbits(62)
+    if session.execute(update(AccessState).where(AccessState.id == 1).values(version=token)).rowcount == 0:
+        session.add(AccessState(id=1, version=token))
+
+
+def access_version(session: Session) -> int:
+    return session.scalar(select(AccessState.version).where(AccessState.id == 1)) or 0
