@@ -24,11 +24,12 @@ from devhub.settings import Settings
 FIXTURES = Path(__file__).parent / "catalog" / "fixtures"
 POSTGRES_ADMIN_URL = os.environ.get("DEVHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_TEST_URL = os.environ.get("DEVHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str, what: str = "PostgreSQL") -> None:
     if IN_CI:
-        pytest.fail(f"{reason} (CI=true: PostgreSQL must be there)")
+        pytest.fail(f"{reason} (CI=true: {what} must be there)")
     pytest.skip(reason)
 
 
@@ -54,6 +55,22 @@ def postgresql_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis named by `DEVHUB_TEST_REDIS_URL` (default: the local one), shared by every test: use a
+    unique key prefix and delete only your keys. Unreachable: skip, except under CI, where it fails."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    except Exception as exc:
+        _unavailable(f"Redis at {REDIS_TEST_URL} is unavailable: {exc}", "Redis")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
 
 
 @pytest.fixture(scope="session")

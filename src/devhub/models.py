@@ -5,6 +5,7 @@ from devhub.audit import models as audit_models
 from devhub.catalog import models as catalog_models
 from devhub.db import Base
 from devhub.docs import models as docs_models
+from devhub.gateway import models as gateway_models
 from devhub.governance import models as governance_models
 from devhub.identity import models as identity_models
 from devhub.mail import models as mail_models
@@ -18,6 +19,7 @@ __all__ = [
     "audit_models",
     "catalog_models",
     "docs_models",
+    "gateway_models",
     "governance_models",
     "identity_models",
     "mail_models",

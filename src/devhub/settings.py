@@ -106,6 +106,26 @@ class Settings(BaseSettings):
     )
     oauth_token_seconds: int = Field(900, ge=60, le=86400, description="Lifetime of an OAuth2 access token.")
     oauth_audience: str = Field("devhub-gateway", description="The `aud` of access tokens; the gateway checks it.")
+    # The gateway (data plane)
+    gateway_key_headers: list[str] = Field(
+        default_factory=lambda: ["x-api-key"], description="Request headers the gateway reads API keys from."
+    )
+    gateway_redis_failure: str = Field(
+        "open",
+        pattern="^(open|closed)$",
+        description="When Redis (shared rate limits) is down: let calls through (open) or refuse them (closed).",
+    )
+    gateway_host: str = Field("127.0.0.1", description="Interface the gateway listens on.")
+    gateway_port: int = Field(8080, ge=0, le=65535, description="Port of the gateway (the data plane).")
+    gateway_workers: int = Field(1, ge=1, description="Gateway processes sharing the port (SO_REUSEPORT).")
+    gateway_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to an upstream (else 504).")
+    gateway_read_timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for an upstream's response head or next body bytes (else 504)."
+    )
+    gateway_breaker_failures: int = Field(5, ge=1, description="Consecutive upstream failures that open its breaker.")
+    gateway_breaker_seconds: float = Field(10.0, gt=0, description="How long an open breaker refuses calls (503).")
+    gateway_poll_seconds: float = Field(0.25, gt=0, description="How often the gateway checks for access changes.")
+    gateway_shutdown_seconds: float = Field(10.0, ge=0, description="Grace for in-flight calls on shutdown.")
     # Mail (no host: messages only land in the outbox, which admins read in the portal)
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -123,7 +143,14 @@ class Settings(BaseSettings):
     # SCIM provisioning: the bearer token an identity provider presents
     scim_token: str | None = Field(None, description="Bearer token for /scim/v2; SCIM is off when unset.")
 
-    @field_validator("import_roots", "catalog_allowed_hosts", "signup_allowed_domains", "admin_emails", mode="before")
+    @field_validator(
+        "import_roots",
+        "catalog_allowed_hosts",
+        "signup_allowed_domains",
+        "admin_emails",
+        "gateway_key_headers",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

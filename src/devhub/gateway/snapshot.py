@@ -1,0 +1,455 @@
+"""What the gateway enforces, as one immutable in-memory snapshot of the portal's access tables.
+
+Why a snapshot: the gateway answers every call with dict lookups (key id → key, (application, product) →
+grant, path prefix → route) and precompiled regexes, never a query, so the per-call cost of the rules is
+microseconds and the database is not on the hot path. It is built with SQLAlchemy Core selects, one pass
+per table, without the ORM (no identity map, no lazy loads: plain tuples into frozen dataclasses).
+
+Why polling a version row: every change to products, plans, applications, subscriptions and credentials
+replaces the token in `apps_access_state` in the same transaction (`devhub.apps.models`). A gateway process
+reads that one row by primary key every `poll_seconds` (0.25 s: four cheap reads a second) and reloads
+only when it moved, so a new key, a revocation or a plan change reaches every process within a second with
+no message bus, and a process that missed a notification cannot stay stale. The version is read *before*
+the tables: a change committed during a load is either in the load or moves the token again, so it is
+never lost. A load that fails keeps the previous snapshot (the gateway keeps serving the last good rules).
+
+Operations are matched against the OpenAPI path templates of each product's APIs: the version the
+product pins, else the newest published one. Per product and method, all templates are compiled into one
+alternation regex (literal paths before templated ones), so matching is a single `re.match`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from devhub.apps.models import (
+    AccessState,
+    ApiKey,
+    Application,
+    ClientCredential,
+    Plan,
+    Product,
+    ProductApi,
+    SigningKey,
+    Subscription,
+)
+from devhub.apps.service import LIVE_STATES
+from devhub.specs.models import SpecOperation, SpecVersion
+
+log = logging.getLogger(__name__)
+
+HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+_PARAM = re.compile(r"\{[^{}/]+\}")
+
+
+# Seconds of each fixed window, in the order `limits` checks them (month is a calendar month, marked 0).
+WINDOWS = (
+    ("rate_per_second", 1),
+    ("rate_per_minute", 60),
+    ("rate_per_hour", 3600),
+    ("quota_per_day", 86400),
+    ("quota_per_month", 0),
+)
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    plan_id: int
+    product_id: int
+    slug: str
+    credential_type: str  # api_key | oauth2 | keyless
+    key_in_query: bool
+    rate_per_second: int | None
+    rate_per_minute: int | None
+    rate_per_hour: int | None
+    quota_per_day: int | None
+    quota_per_month: int | None
+    scopes: frozenset[str]
+    # (name, seconds or 0 for the calendar month, limit) of the windows the plan sets; computed once.
+    windows: tuple[tuple[str, int, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        windows = tuple(
+            (name, seconds, getattr(self, name)) for name, seconds in WINDOWS if getattr(self, name) is not None
+        )
+        object.__setattr__(self, "windows", windows)
+
+
+@dataclass(frozen=True)
+class Route:
+    product_id: int
+    slug: str
+    prefix: str  # "/payments"
+    upstreams: dict[str, str | None]  # environment → base URL
+    keyless_plan: PlanEntry | None
+    api_refs: tuple[str, ...]
+    # What a 401 without credentials asks for: Bearer when the product has OAuth2 plans, else ApiKey.
+    challenge: str = 'ApiKey realm="devhub"'
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    key_id: str
+    secret_hash: str  # hex SHA-256 of the secret part
+    app_id: int
+    app_uid: str
+    environment: str
+    expires_at: float | None  # epoch seconds
+    revoked: bool
+    grace_until: float | None
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class ClientEntry:
+    client_id: str
+    app_id: int
+    app_uid: str
+    environment: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Grant:
+    subscription_id: int | None  # None for the anonymous grant of a keyless plan
+    subscription_uid: str | None
+    app_id: int | None
+    app_uid: str | None
+    product_id: int
+    state: str  # pending | approved | suspended
+    plan: PlanEntry
+
+
+@dataclass
+class _Matcher:
+    """The operations of one product and method: literal paths by dict, templates by one regex."""
+
+    literal: dict[str, tuple[str, str, str]]
+    regex: re.Pattern | None
+    targets: list[tuple[str, str, str]]  # by regex group number - 1
+
+
+NO_OPERATION: tuple[None, None, None] = (None, None, None)
+
+
+class Snapshot:
+    """One consistent view of the access rules; never mutated after `load_snapshot` builds it."""
+
+    def __init__(
+        self,
+        version: int,
+        routes: dict[str, Route],
+        keys: dict[str, KeyEntry],
+        clients: dict[str, ClientEntry],
+        grants: dict[tuple[int, int], Grant],
+        operations: dict[tuple[int, str], _Matcher],
+        jwks: KeySet,
+    ) -> None:
+        self.version = version
+        self.routes = routes
+        self.keys = keys
+        self.clients = clients
+        self.grants = grants
+        self.operations = operations
+        self.jwks = jwks
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        return cls(0, {}, {}, {}, {}, {}, KeySet([]))
+
+    def route_for(self, path: str) -> tuple[Route, str] | None:
+        """The route with the longest prefix of `path` ending on a segment boundary, and the rest of the
+        path (starting with "/") to send upstream."""
+        routes = self.routes
+        candidate = path.lower() if not path.islower() else path
+        if len(candidate) > 1 and candidate.endswith("/"):
+            candidate = candidate.rstrip("/") or "/"
+        while candidate:
+            route = routes.get(candidate)
+            if route is not None:
+                return route, path[len(candidate) :] or "/"
+            cut = candidate.rfind("/")
+            if cut <= 0:
+                return None
+            candidate = candidate[:cut]
+        return None
+
+    def key(self, key_id: str) -> KeyEntry | None:
+        return self.keys.get(key_id)
+
+    def client(self, client_id: str) -> ClientEntry | None:
+        return self.clients.get(client_id)
+
+    def grant(self, app_id: int, product_id: int) -> Grant | None:
+        return self.grants.get((app_id, product_id))
+
+    def operation_for(self, product_id: int, method: str, path: str) -> tuple[str | None, str | None, str | None]:
+        """(api_ref, version, operationId or "METHOD /template") of the operation a call matches."""
+        matcher = self.operations.get((product_id, method.upper()))
+        if matcher is None:
+            return NO_OPERATION
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+        hit = matcher.literal.get(path)
+        if hit is not None:
+            return hit
+        if matcher.regex is not None:
+            match = matcher.regex.match(path)
+            if match is not None:
+                return matcher.targets[match.lastindex - 1]
+        return NO_OPERATION
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _template_regex(template: str) -> str:
+    parts, last = [], 0
+    for param in _PARAM.finditer(template):
+        parts.append(re.escape(template[last : param.start()]))
+        parts.append("[^/]+")
+        last = param.end()
+    parts.append(re.escape(template[last:]))
+    return "".join(parts)
+
+
+def _build_matchers(rows: list[tuple[int, str, str, str, str, str | None]]) -> dict[tuple[int, str], _Matcher]:
+    """rows: (product_id, api_ref, version, method, path template, operation_id)."""
+    grouped: dict[tuple[int, str], list[tuple[str, tuple[str, str, str]]]] = {}
+    for product_id, api_ref, version, method, template, operation_id in rows:
+        method = (method or "").upper()
+        if method not in HTTP_METHODS or not template.startswith("/"):
+            continue
+        template = template.rstrip("/") or "/"
+        label = operation_id or f"{method} {template}"
+        grouped.setdefault((product_id, method), []).append((template, (api_ref, version, label)))
+    matchers: dict[tuple[int, str], _Matcher] = {}
+    for key, entries in grouped.items():
+        literal: dict[str, tuple[str, str, str]] = {}
+        templated: list[tuple[str, tuple[str, str, str]]] = []
+        for template, target in entries:
+            if _PARAM.search(template) is None:
+                literal.setdefault(template, target)
+            else:
+                templated.append((template, target))
+        # More literal segments first: /pets/mine before /pets/{id}; longer templates before shorter.
+        templated.sort(key=lambda item: (len(_PARAM.findall(item[0])), -len(item[0])))
+        regex = None
+        if templated:
+            regex = re.compile("|".join(f"({_template_regex(t)})$" for t, _ in templated))
+        matchers[key] = _Matcher(literal, regex, [target for _, target in templated])
+    return matchers
+
+
+def _plan_entry(row) -> PlanEntry:
+    return PlanEntry(
+        plan_id=row.id,
+        product_id=row.product_id,
+        slug=row.slug,
+        credential_type=row.credential_type,
+        key_in_query=bool(row.key_in_query),
+        rate_per_second=row.rate_per_second,
+        rate_per_minute=row.rate_per_minute,
+        rate_per_hour=row.rate_per_hour,
+        quota_per_day=row.quota_per_day,
+        quota_per_month=row.quota_per_month,
+        scopes=frozenset(row.scopes or ()),
+    )
+
+
+def read_version(connection: Connection) -> int:
+    return connection.scalar(select(AccessState.version).where(AccessState.id == 1)) or 0
+
+
+def load_snapshot(engine: Engine) -> Snapshot:
+    """Read the access tables (one Core select each) into a new Snapshot."""
+    with engine.connect() as connection:
+        version = read_version(connection)
+        return _load(connection, version)
+
+
+def _load(connection: Connection, version: int) -> Snapshot:
+    products = Product.__table__
+    product_rows = connection.execute(
+        select(
+            products.c.id, products.c.slug, products.c.gateway_path, products.c.sandbox_url, products.c.production_url
+        ).where(products.c.status == "active")
+    ).all()
+    active = {row.id for row in product_rows}
+
+    plans: dict[int, PlanEntry] = {}
+    keyless: dict[int, PlanEntry] = {}
+    oauth_products: set[int] = set()
+    for row in connection.execute(select(Plan.__table__)):
+        if row.product_id not in active:
+            continue
+        entry = plans[row.id] = _plan_entry(row)
+        if row.credential_type == "oauth2":
+            oauth_products.add(row.product_id)
+        if row.credential_type == "keyless" and row.status == "active" and row.product_id not in keyless:
+            keyless[row.product_id] = entry
+
+    product_apis: dict[int, list[tuple[str, str | None]]] = {}
+    for row in connection.execute(select(ProductApi.__table__)):
+        if row.product_id in active:
+            product_apis.setdefault(row.product_id, []).append((row.api_ref, row.version))
+
+    routes: dict[str, Route] = {}
+    for row in product_rows:
+        routes[row.gateway_path.lower()] = Route(
+            product_id=row.id,
+            slug=row.slug,
+            prefix=row.gateway_path.lower(),
+            upstreams={"sandbox": row.sandbox_url, "production": row.production_url},
+            keyless_plan=keyless.get(row.id),
+            api_refs=tuple(sorted(ref for ref, _ in product_apis.get(row.id, ()))),
+            challenge='Bearer realm="devhub"' if row.id in oauth_products else 'ApiKey realm="devhub"',
+        )
+
+    apps = Application.__table__
+    app_uids = {row.id: row.uid for row in connection.execute(select(apps.c.id, apps.c.uid))}
+
+    grants: dict[tuple[int, int], Grant] = {}
+    subs = Subscription.__table__
+    query = select(subs.c.id, subs.c.uid, subs.c.application_id, subs.c.plan_id, subs.c.product_id, subs.c.state)
+    for row in connection.execute(query.where(subs.c.state.in_(LIVE_STATES))):
+        plan = plans.get(row.plan_id)
+        if plan is not None and row.application_id in app_uids:
+            grants[(row.application_id, row.product_id)] = Grant(
+                row.id, row.uid, row.application_id, app_uids[row.application_id], row.product_id, row.state, plan
+            )
+
+    keys: dict[str, KeyEntry] = {}
+    api_keys = ApiKey.__table__
+    key_query = select(
+        api_keys.c.key_id,
+        api_keys.c.secret_hash,
+        api_keys.c.application_id,
+        api_keys.c.environment,
+        api_keys.c.expires_at,
+        api_keys.c.revoked_at,
+        api_keys.c.grace_until,
+        api_keys.c.replaced_by_id,
+    )
+    for row in connection.execute(key_query):
+        if row.application_id in app_uids:
+            keys[row.key_id] = KeyEntry(
+                key_id=row.key_id,
+                secret_hash=row.secret_hash,
+                app_id=row.application_id,
+                app_uid=app_uids[row.application_id],
+                environment=row.environment,
+                expires_at=_epoch(row.expires_at),
+                revoked=row.revoked_at is not None,
+                grace_until=_epoch(row.grace_until),
+                replaced=row.replaced_by_id is not None,
+            )
+
+    clients: dict[str, ClientEntry] = {}
+    creds = ClientCredential.__table__
+    cred_query = select(creds.c.client_id, creds.c.application_id, creds.c.environment, creds.c.revoked_at)
+    for row in connection.execute(cred_query):
+        if row.application_id in app_uids:
+            clients[row.client_id] = ClientEntry(
+                row.client_id,
+                row.application_id,
+                app_uids[row.application_id],
+                row.environment,
+                row.revoked_at is not None,
+            )
+
+    signing = SigningKey.__table__
+    public = [
+        row.public_jwk
+        for row in connection.execute(select(signing.c.public_jwk, signing.c.retired_at))
+        if row.retired_at is None
+    ]
+    jwks = KeySet.import_key_set({"keys": public}) if public else KeySet([])
+
+    return Snapshot(version, routes, keys, clients, grants, _load_operations(connection, product_apis), jwks)
+
+
+def _load_operations(connection: Connection, product_apis: dict[int, list[tuple[str, str | None]]]):
+    """The operations of the version each product offers: the pinned one, else the newest published."""
+    refs = sorted({ref for pairs in product_apis.values() for ref, _ in pairs})
+    if not refs:
+        return {}
+    versions = SpecVersion.__table__
+    newest: dict[str, tuple[int, str]] = {}
+    by_name: dict[tuple[str, str], int] = {}
+    query = (
+        select(versions.c.id, versions.c.api_ref, versions.c.version)
+        .where(versions.c.api_ref.in_(refs), versions.c.format == "openapi")
+        .order_by(versions.c.published_at, versions.c.id)
+    )
+    for row in connection.execute(query):
+        newest[row.api_ref] = (row.id, row.version)  # ascending: the last one wins
+        by_name[(row.api_ref, row.version)] = row.id
+    chosen: dict[int, list[tuple[int, str, str]]] = {}  # version id → [(product, api_ref, version)]
+    for product_id, pairs in product_apis.items():
+        for ref, pinned in pairs:
+            if pinned is not None:
+                version_id = by_name.get((ref, pinned))
+                label = pinned
+            else:
+                version_id, label = newest.get(ref, (None, None))
+            if version_id is not None:
+                chosen.setdefault(version_id, []).append((product_id, ref, label))
+    if not chosen:
+        return {}
+    ops = SpecOperation.__table__
+    rows = []
+    op_query = select(ops.c.version_id, ops.c.method, ops.c.path, ops.c.operation_id).where(
+        ops.c.version_id.in_(sorted(chosen))
+    )
+    for row in connection.execute(op_query.order_by(ops.c.id)):
+        for product_id, ref, label in chosen[row.version_id]:
+            rows.append((product_id, ref, label, row.method, row.path, row.operation_id))
+    return _build_matchers(rows)
+
+
+class SnapshotStore:
+    """The current snapshot of one gateway process, reloaded when the access version moves."""
+
+    def __init__(self, engine: Engine, poll_seconds: float = 0.25) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.reloads = 0  # how many snapshots were built (a metric)
+        self.errors = 0  # failed polls or loads (a metric); the last good snapshot stays in use
+        self.current: Snapshot = load_snapshot(engine)
+
+    def refresh(self) -> bool:
+        """Reload when the version moved (one primary-key read otherwise); True when reloaded."""
+        with self.engine.connect() as connection:
+            version = read_version(connection)
+            if version == self.current.version:
+                return False
+            snapshot = _load(connection, version)
+        self.current = snapshot  # one reference swap: requests see the old or the new snapshot, whole
+        self.reloads += 1
+        log.info(
+            "gateway snapshot reloaded: version %s, %d keys, %d grants",
+            version,
+            len(snapshot.keys),
+            len(snapshot.grants),
+        )
+        return True
+
+    async def watch(self) -> None:
+        """Poll forever (run it as a task; cancel it to stop). Errors are logged; the old snapshot stays."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:
+                self.errors += 1
+                log.exception("gateway snapshot refresh failed; keeping version %s", self.current.version)

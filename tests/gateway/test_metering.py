@@ -1,0 +1,77 @@
+"""Metering: N calls recorded → exactly N rows once the meter is closed; failed writes are retried."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import create_engine, func, select
+
+from devhub.gateway.metering import CallRecord, Meter
+from devhub.gateway.models import GatewayCall
+
+
+def record(i: int) -> CallRecord:
+    return CallRecord(
+        at=time.time(),
+        app_id=7,
+        app_uid="app_x",
+        subscription_id=3,
+        credential="abc123",
+        product_id=1,
+        api_ref="api:default/pets",
+        version="1.0",
+        operation="getPet" if i % 2 else None,
+        method="GET",
+        path=f"/pets/{i}",
+        status=200 if i % 10 else 500,
+        latency_ms=1.25,
+        bytes_in=0,
+        bytes_out=321,
+        environment="sandbox",
+    )
+
+
+def test_n_records_make_exactly_n_rows_after_close(db):
+    n = 2500
+
+    async def scenario():
+        meter = Meter(db.engine, flush_seconds=0.02)
+        task = asyncio.create_task(meter.run())
+        for i in range(n):
+            meter.record(record(i))
+            if i % 500 == 0:
+                await asyncio.sleep(0.03)  # let some flushes happen while calls keep arriving
+        task.cancel()  # shutdown: stop the loop, then flush what is left
+        await meter.close()
+        return meter
+
+    meter = asyncio.run(scenario())
+    assert meter.written == n and meter.dropped == 0 and meter.buffer == []
+    with db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(GatewayCall.__table__)) == n
+        row = connection.execute(select(GatewayCall.__table__).where(GatewayCall.path == "/pets/11")).one()
+    assert (row.operation, row.status, row.bytes_out, row.environment) == ("getPet", 200, 321, "sandbox")
+    assert abs(row.at.timestamp() - time.time()) < 60
+
+
+def test_a_failed_flush_keeps_the_records_up_to_the_bound(tmp_path, db):
+    async def scenario():
+        broken = create_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # no gateway_calls table
+        meter = Meter(broken, max_buffer=5)
+        for i in range(4):
+            meter.record(record(i))
+        assert await meter.flush() == 0
+        assert meter.failures == 1 and len(meter.buffer) == 4
+        for i in range(4, 8):
+            meter.record(record(i))
+        assert len(meter.buffer) == 5 and meter.dropped == 3
+        meter.engine = db.engine  # the database is back
+        await meter.close()
+        broken.dispose()
+        return meter
+
+    meter = asyncio.run(scenario())
+    assert meter.written == 5 and meter.buffer == []
+    with db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(GatewayCall.__table__)) == 5
