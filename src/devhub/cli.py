@@ -25,6 +25,7 @@ app.add_typer(catalog_app, name="catalog")
 Host = Annotated[str | None, typer.Option(help="Interface to listen on (default DEVHUB_HOST or 127.0.0.1).")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on (default DEVHUB_PORT or 8000).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+NoGateway = Annotated[bool, typer.Option("--no-gateway", help="Do not start the gateway (DEVHUB_GATEWAY_PORT).")]
 
 
 def _database(settings: Settings) -> Database:
@@ -33,7 +34,7 @@ def _database(settings: Settings) -> Database:
     return database
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+def _serve(settings: Settings, host: str | None, port: int | None, gateway: bool = True) -> None:
     import uvicorn
 
     from devhub.app import create_app
@@ -44,19 +45,28 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     with app.state.db.session() as session:
         register_self(session, settings, app)
     typer.echo(f"devhub is serving {settings.resolved_database_url.split('://')[0]} data on http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    child = None
+    if gateway:
+        from devhub.gateway.cli import start_child, stop_child
+
+        child = start_child(settings)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        if child is not None:
+            stop_child(child)
 
 
 @app.command()
-def serve(host: Host = None, port: Port = None) -> None:
-    """Run the portal: apply migrations, then serve."""
+def serve(host: Host = None, port: Port = None, no_gateway: NoGateway = False) -> None:
+    """Run the portal and its gateway: apply migrations, then serve."""
     settings = get_settings()
     _database(settings).dispose()
-    _serve(settings, host, port)
+    _serve(settings, host, port, gateway=not no_gateway)
 
 
 @app.command()
-def demo(host: Host = None, port: Port = None) -> None:
+def demo(host: Host = None, port: Port = None, no_gateway: NoGateway = False) -> None:
     """Run the portal with a demo organisation on its own SQLite database (re-seeded on each start)."""
     from devhub.demo.seed import seed, seed_accounts, seed_products
 
@@ -75,7 +85,7 @@ def demo(host: Host = None, port: Port = None) -> None:
     database.dispose()
     typer.echo(f"demo catalog: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
     typer.echo(f"demo accounts (admin@example.com, dev@example.com): passwords in {accounts.credentials_file}")
-    _serve(settings, host, port)
+    _serve(settings, host, port, gateway=not no_gateway)
 
 
 @db_app.command("upgrade")
@@ -266,6 +276,7 @@ def search(
 
 def _register_domain_commands() -> None:
     from devhub.apps import cli as apps_cli
+    from devhub.gateway import cli as gateway_cli
     from devhub.governance import cli as governance_cli
     from devhub.identity import cli as identity_cli
     from devhub.specs import cli as specs_cli
@@ -274,6 +285,7 @@ def _register_domain_commands() -> None:
     identity_cli.register(app)
     governance_cli.register(app)
     apps_cli.register(app)
+    gateway_cli.register(app)
 
 
 _register_domain_commands()

@@ -1,0 +1,356 @@
+"""One gateway call, start to end: route → authenticate → limit → upstream → stream back → meter → metrics.
+
+`Gateway.handle` is the `server.GatewayServer` handler. Everything it consults per call is in memory (the
+access snapshot, the limiter's counters or one Redis round trip, the breaker, the connection pool); the
+database is read by the snapshot poller and written by the meter's batches, both off the request path.
+
+Errors are RFC 9457 problem documents (`application/problem+json`): 404 no route, 401/403 from
+authentication (with `WWW-Authenticate`), 429 over a limit (with `Retry-After`), 502 upstream refused,
+reset or malformed, 503 breaker open, limits store down (fail-closed) or no upstream for the environment,
+504 connect or read timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+from urllib.parse import parse_qsl, urlencode
+
+from devhub.gateway import auth as auth_module
+from devhub.gateway.limits import UNAVAILABLE
+from devhub.gateway.metrics import CONTENT_TYPE, GatewayMetrics
+from devhub.gateway.server import Request
+from devhub.gateway.upstream import CircuitBreaker, Origin, UpstreamError, UpstreamPool, parse_origin
+
+log = logging.getLogger("devhub.gateway")
+
+# Hop-by-hop (RFC 9110 §7.6.1) plus what the gateway sets itself on the way up.
+_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+    }
+)
+_SET_UP = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"})
+_TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,200}$")
+_PROBLEM = b"application/problem+json"
+
+
+def _connection_named(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes] | None:
+    names = None
+    for name, value in headers:
+        if name == b"connection":
+            names = (names or set()) | {part.strip().lower() for part in value.split(b",") if part.strip()}
+    return frozenset(names) if names else None
+
+
+class Gateway:
+    """The data plane of one process: its snapshot, authenticator, limiter, meter, pool and breakers."""
+
+    def __init__(self, settings, engine=None) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._database = None
+        self.metrics = GatewayMetrics()
+        self.pool = UpstreamPool(settings.gateway_connect_timeout, settings.gateway_read_timeout)
+        self.breakers: dict[tuple, CircuitBreaker] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.store = self.auth = self.limiter = self.meter = None
+
+    async def start(self) -> None:
+        from devhub.gateway.auth import Authenticator
+        from devhub.gateway.limits import headers, make_limiter
+        from devhub.gateway.metering import CallRecord, Meter
+        from devhub.gateway.snapshot import SnapshotStore
+
+        if self._engine is None:
+            from devhub.db import Database
+
+            self._database = Database(self.settings.resolved_database_url)
+            self._engine = self._database.engine
+        self.store = await asyncio.to_thread(SnapshotStore, self._engine, self.settings.gateway_poll_seconds)
+        self.auth = Authenticator(self.settings)
+        self.limiter = make_limiter(self.settings)
+        self.meter = Meter(self._engine)
+        self._limit_headers, self._call_record = headers, CallRecord
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self.store.watch()), loop.create_task(self.meter.run())]
+
+    async def close(self) -> None:
+        """After the server stopped: stop polling, flush the metering buffer, close connections."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.meter is not None:
+            await self.meter.close()
+        closer = getattr(self.limiter, "close", None)
+        if closer is not None:
+            result = closer()
+            if asyncio.iscoroutine(result):
+                await result
+        self.pool.close()
+        if self._database is not None:
+            self._database.dispose()
+
+    def breaker(self, origin: Origin) -> CircuitBreaker:
+        breaker = self.breakers.get(origin.key)
+        if breaker is None:
+            settings = self.settings
+            breaker = self.breakers[origin.key] = CircuitBreaker(
+                settings.gateway_breaker_failures, settings.gateway_breaker_seconds
+            )
+        return breaker
+
+    # --- the call -------------------------------------------------------------------------------------------
+    async def handle(self, request: Request) -> None:
+        started = time.perf_counter()
+        target = request.target
+        raw_path, _, raw_query = target.partition(b"?")
+        if raw_path == b"/metrics":
+            self._sync_gauges()
+            request.respond(200, [(b"content-type", CONTENT_TYPE)], self.metrics.render())
+            return
+        if raw_path == b"/healthz":
+            request.respond(200, [(b"content-type", b"application/json")], b'{"status":"ok"}')
+            return
+
+        request_id = trace = host = None
+        for name, value in request.headers:
+            if name == b"x-request-id":
+                request_id = value
+            elif name == b"traceparent":
+                trace = value
+            elif name == b"host":
+                host = value
+        if request_id is None or not _REQUEST_ID.match(request_id):
+            request_id = os.urandom(16).hex().encode()
+        extra = [(b"x-request-id", request_id)]
+
+        snapshot = self.store.current
+        path = raw_path.decode("latin-1")
+        match = snapshot.route_for(path)
+        if match is None:
+            self._problem(request, 404, "Not Found", f"no API is served at {path}", extra, "-", started, "no_route")
+            return
+        route, rest = match
+        product = route.slug
+        method = request.method.decode("latin-1")
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
+        query = dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
+        now = time.time()
+        consumer = self.auth.authenticate(snapshot, route, method, headers, query, now)
+        if isinstance(consumer, auth_module.Rejection):
+            reply = extra + [(b"www-authenticate", consumer.www_authenticate.encode())] * bool(
+                consumer.www_authenticate
+            )
+            reason = "unauthorized" if consumer.status == 401 else "forbidden"
+            self._problem(request, consumer.status, consumer.title, consumer.detail, reply, product, started, reason)
+            return
+
+        limit_headers = ()
+        if consumer.grant.plan.windows:
+            key = auth_module.limit_key(consumer, request.client)
+            try:
+                result = await self.limiter.hit(key, consumer.grant.plan, now)
+            except Exception as exc:  # the limits store is down and the gateway fails closed
+                log.warning("rate limits unavailable: %s", exc)
+                self._problem(
+                    request, 503, "Service Unavailable", "rate limits cannot be checked", extra, product, started,
+                    "limits_unavailable",
+                )  # fmt: skip
+                return
+            limit_headers = [(n.encode(), v.encode()) for n, v in self._limit_headers(result)]
+            if not result.allowed:
+                if result.reason == UNAVAILABLE:  # Redis is down and the gateway fails closed
+                    self._problem(
+                        request, 503, "Service Unavailable", "rate limits cannot be checked right now",
+                        [*extra, (b"retry-after", b"1")], product, started, "limits_unavailable",
+                    )  # fmt: skip
+                    return
+                self._problem(
+                    request, 429, "Too Many Requests", f"the {consumer.grant.plan.slug} plan's limit is reached",
+                    extra + limit_headers, product, started, "rate_limited",
+                )  # fmt: skip
+                return
+
+        base = route.upstreams.get(consumer.environment)
+        if not base:
+            detail = f"{product} has no {consumer.environment} upstream"
+            self._problem(request, 503, "Service Unavailable", detail, extra, product, started, "no_upstream")
+            return
+        origin = parse_origin(base)
+        breaker = self.breaker(origin)
+        if not breaker.allow():
+            self.metrics.upstream_error(product, "circuit_open")
+            reply = [*extra, (b"retry-after", str(breaker.retry_after()).encode())]
+            detail = f"{product}'s upstream is failing; calls resume after a pause"
+            self._problem(request, 503, "Service Unavailable", detail, reply, product, started, "circuit_open")
+            return
+
+        # --- the upstream request head
+        kept, kept_query = self.auth.strip(headers, query)
+        upstream_target = origin.base_path + rest
+        if raw_query:
+            upstream_target += "?" + (
+                raw_query.decode("latin-1") if len(kept_query) == len(query) else urlencode(kept_query)
+            )
+        hop = _connection_named(request.headers)
+        lines = [
+            b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (request.method, upstream_target.encode("latin-1"), origin.host_header)
+        ]
+        forwarded_for = request.client.encode()
+        chunked = False
+        length = None
+        for name, value in request.headers:
+            if name in _HOP or name in _SET_UP or (hop is not None and name in hop):
+                if name == b"x-forwarded-for":
+                    forwarded_for = value + b", " + forwarded_for
+                elif name == b"transfer-encoding":
+                    chunked = True
+                elif name == b"content-length":
+                    length = value
+                continue
+            if name.decode("latin-1") not in kept or name == b"x-request-id" or name == b"traceparent":
+                continue
+            lines.append(b"%s: %s\r\n" % (name, value))
+        if trace is None or not _TRACEPARENT.match(trace):
+            trace = b"00-%s-%s-01" % (os.urandom(16).hex().encode(), os.urandom(8).hex().encode())
+        lines.append(
+            b"x-forwarded-for: %s\r\nx-forwarded-proto: http\r\nx-request-id: %s\r\ntraceparent: %s\r\n"
+            % (forwarded_for, request_id, trace)
+        )
+        if host is not None:
+            lines.append(b"x-forwarded-host: %s\r\n" % host)
+        for name, value in auth_module.identity_headers(consumer):
+            lines.append(b"%s: %s\r\n" % (name.encode(), value.encode()))
+        body = None
+        if request.has_body:
+            body = request.body.read
+            if chunked:
+                lines.append(b"transfer-encoding: chunked\r\n")
+            else:
+                lines.append(b"content-length: %s\r\n" % length)
+        lines.append(b"\r\n")
+
+        status = 502
+        bytes_out = 0
+        try:
+            try:
+                response = await self.pool.request(
+                    origin,
+                    b"".join(lines),
+                    body,
+                    chunked=chunked,
+                    head_only=request.method == b"HEAD",
+                    retry_connect=request.method in _IDEMPOTENT,
+                )
+            except UpstreamError as exc:
+                breaker.failure()
+                self.metrics.upstream_error(product, exc.kind)
+                status = exc.status
+                title = "Gateway Timeout" if status == 504 else "Bad Gateway"
+                self._problem(request, status, title, str(exc), extra, product, started, None, observe=False)
+                return
+            breaker.success()
+            status = response.status
+            reply = extra + limit_headers
+            response_length = None
+            hop_up = _connection_named(response.headers)
+            for name, value in response.headers:
+                lname = name.lower()
+                if lname in _HOP or (hop_up is not None and lname in hop_up):
+                    if lname == b"content-length":
+                        response_length = int(value)
+                    continue
+                if lname == b"x-request-id":
+                    continue
+                reply.append((name, value))
+            if status in (204, 304):
+                response_length = -1
+            whole = None if response_length == -1 or request.method == b"HEAD" else response.ready_body()
+            if whole is not None:  # it all came with the head: one write
+                request.respond(status, reply, whole)
+                bytes_out = len(whole)
+                response.release()
+                return
+            request.start(status, reply, response_length)
+            try:
+                while True:
+                    chunk = await response.read()
+                    if not chunk:
+                        break
+                    bytes_out += len(chunk)
+                    await request.write(chunk)
+            except UpstreamError as exc:  # the head is out: all that is left is to cut the connection
+                self.metrics.upstream_error(product, exc.kind)
+                request.keep_alive = False
+                raise ConnectionResetError(str(exc)) from None
+            finally:
+                response.release()
+            request.end()
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(product, status, elapsed)
+            self._meter(snapshot, route, consumer, method, rest, status, elapsed, request.body.received, bytes_out)
+
+    # --- helpers ------------------------------------------------------------------------------------------
+    def _meter(self, snapshot, route, consumer, method, path, status, elapsed, bytes_in, bytes_out) -> None:
+        api_ref, version, operation = snapshot.operation_for(route.product_id, method, path)
+        grant = consumer.grant
+        self.meter.record(
+            self._call_record(
+                at=time.time(),
+                app_id=consumer.app_id,
+                app_uid=consumer.app_uid,
+                subscription_id=grant.subscription_id,
+                credential=consumer.credential,
+                product_id=route.product_id,
+                api_ref=api_ref,
+                version=version,
+                operation=operation,
+                method=method,
+                path=path[:2048],
+                status=status,
+                latency_ms=elapsed * 1000.0,
+                bytes_in=bytes_in,
+                bytes_out=bytes_out,
+                environment=consumer.environment,
+            )
+        )
+
+    def _problem(self, request, status, title, detail, headers, product, started, reason, observe=True) -> None:
+        body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+        request.respond(status, [(b"content-type", _PROBLEM), *headers], body)
+        if reason is not None:
+            self.metrics.rejected(reason)
+        if observe:
+            self.metrics.observe(product, status, time.perf_counter() - started)
+
+    def _sync_gauges(self) -> None:
+        metrics = self.metrics
+        failures = getattr(self.limiter, "errors", None)
+        if failures is not None:
+            metrics.redis_failures.set(failures)
+        if self.store is not None:
+            metrics.snapshot_version.set(self.store.current.version)
+            metrics.snapshot_reloads.set(self.store.reloads)
+        dropped = getattr(self.meter, "dropped", None)
+        if dropped is not None:
+            metrics.metering_dropped.set(dropped)
