@@ -11,13 +11,15 @@ windows or token buckets would make quotas approximate or need more state per ke
 A call is counted only when every window the plan sets still has room, so a refused call uses no quota.
 The memory limiter is exact because `hit` never awaits: in one event loop it runs to completion. The Redis
 limiter does the check-and-count of all windows in one Lua script (EVALSHA, loaded once), atomic on the
-server, so several gateway processes share the same counts. When Redis fails, `gateway_redis_failure`
-decides: let the call through (open) or refuse it (closed, `reason="limiter_unavailable"`: answer 503);
-either way the failure is counted (`errors`) and logged at most once a minute.
+server, so several gateway processes share the same counts; concurrent hits are batched into one script
+call (see `RedisLimiter`). When Redis fails, `gateway_redis_failure` decides: let the call through (open)
+or refuse it (closed, `reason="limiter_unavailable"`: answer 503 with `Retry-After`); either way the calls
+are counted (`errors`), the failure logged at most once a minute, and Redis left alone for a second.
 """
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import logging
 import time
@@ -145,85 +147,127 @@ class MemoryLimiter:
         return None
 
 
-# KEYS: one counter per window. ARGV: the limits, then the expiry (seconds) of each counter.
-# Returns {allowed (1|0), count of each window after the call}.
+# One script call checks and counts a batch of hits, in order, atomically. The batch travels as one string
+# (a line per hit: "key limit expiry" per window) and the answer as one string (a line per hit: allowed 1|0,
+# then each window's count after the hit): one argument and one reply to encode and parse, not thousands.
 LUA = """
-local n = #KEYS
-local counts = redis.call('MGET', unpack(KEYS))
-local allowed = 1
-for i = 1, n do
-  local c = tonumber(counts[i]) or 0
-  counts[i] = c
-  if c + 1 > tonumber(ARGV[i]) then allowed = 0 end
-end
-if allowed == 1 then
-  for i = 1, n do
-    counts[i] = redis.call('INCR', KEYS[i])
-    if counts[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[n + i]) end
+local out = {}
+for line in string.gmatch(ARGV[1], "[^\\n]+") do
+  local f = {}
+  for word in string.gmatch(line, "%S+") do f[#f + 1] = word end
+  local n = #f / 3
+  local allowed, counts = 1, {}
+  for i = 0, n - 1 do
+    local c = tonumber(redis.call('GET', f[3 * i + 1])) or 0
+    counts[i + 1] = c
+    if c + 1 > tonumber(f[3 * i + 2]) then allowed = 0 end
   end
+  if allowed == 1 then
+    for i = 0, n - 1 do
+      local c = redis.call('INCR', f[3 * i + 1])
+      counts[i + 1] = c
+      if c == 1 then redis.call('EXPIRE', f[3 * i + 1], f[3 * i + 3]) end
+    end
+  end
+  out[#out + 1] = allowed .. ' ' .. table.concat(counts, ' ')
 end
-table.insert(counts, 1, allowed)
-return counts
+return table.concat(out, '\\n')
 """
+MAX_BATCH = 512  # hits per script call
+PAUSE_AFTER_FAILURE = 1.0  # seconds during which calls get the failure policy without trying Redis
 
 
 class RedisLimiter:
-    """Counts in Redis, shared by every gateway process pointing at it; one atomic script per call."""
+    """Counts in Redis, shared by every gateway process pointing at it.
 
-    def __init__(
-        self, url: str, failure: str = "open", prefix: str = "devhub:rl:", timeout: float = 0.5, connections: int = 64
-    ) -> None:
+    Why batches: redis-py spends ~150 µs of CPU per command, five times the gateway's whole per-call
+    budget. Hits arriving while a script call is in flight queue up and go together in the next one (one
+    EVALSHA for up to `MAX_BATCH` hits), so the cost per hit falls to a few µs under load and stays one
+    round trip when idle. Each batch is one atomic script: the counts stay exact across processes. The
+    keys of a batch belong to many subscriptions, so this needs a single Redis node (or a primary with
+    replicas), not Redis Cluster.
+    """
+
+    def __init__(self, url: str, failure: str = "open", prefix: str = "devhub:rl:", timeout: float = 0.5) -> None:
         import redis.asyncio as redis
 
         if failure not in ("open", "closed"):
             raise ValueError("failure must be 'open' or 'closed'")
         self.failure = failure
         self.prefix = prefix
-        self.errors = 0  # Redis failures (a metric)
-        self._last_log = 0.0
-        # A blocking pool: a burst of concurrent calls waits (up to `timeout`) for one of `connections`
-        # connections instead of failing with "too many connections" (which would apply the failure policy).
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=connections,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
+        self.errors = 0  # calls decided by the failure policy because Redis failed (a metric)
+        self.batches = 0  # script calls made (a metric: hits per batch shows the load)
+        self._last_log = float("-inf")
+        self._down_until = float("-inf")
+        self._pending: list[tuple[str, list[tuple[str, int, int, int]], asyncio.Future]] = []
+        self._drainer: asyncio.Task | None = None
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
         )
-        self._redis = redis.Redis(connection_pool=pool)
-        self._script = self._redis.register_script(LUA)  # EVALSHA; loaded on the first NOSCRIPT only
+        self._script = self._redis.register_script(LUA)  # EVALSHA; SCRIPT LOAD only after a NOSCRIPT
 
     async def hit(self, key: str, plan: PlanEntry, now: float) -> LimitResult:
         if not plan.windows:
             return UNLIMITED
+        if time.monotonic() < self._down_until:
+            return self._policy()
         windows = _windows(plan, now)
-        # {key} is a hash tag: all windows of one key live in one Redis Cluster slot, as the script needs.
-        keys = [f"{self.prefix}{{{key}}}:{name}:{bucket}" for name, bucket, _, _ in windows]
-        args = [limit for _, _, limit, _ in windows] + [left + 1 for _, _, _, left in windows]
-        try:
-            reply = await self._script(keys=keys, args=args)
-        except Exception as exc:  # connection refused, timeout, READONLY, OOM...: the failure policy decides
-            return self._failed(exc, now)
-        return _result(windows, [int(c) for c in reply[1:]], reply[0] == 1)
+        key = key.replace(" ", "_").replace("\n", "_")
+        line = " ".join(
+            f"{self.prefix}{key}:{name}:{bucket} {limit} {left + 1}" for name, bucket, limit, left in windows
+        )
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((line, windows, future))
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
 
-    def _failed(self, exc: Exception, now: float) -> LimitResult:
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                payload = "\n".join(line for line, _, _ in batch)
+                try:
+                    reply = await self._script(keys=[], args=[payload])
+                except Exception as exc:  # refused, timeout, READONLY, OOM...: the failure policy decides
+                    batch, self._pending = batch + self._pending, []  # those queued meanwhile: same answer
+                    self._failed(exc, len(batch))
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_result(self._policy())
+                    continue
+                self.batches += 1
+                for (_, windows, future), answer in zip(batch, reply.split(b"\n"), strict=True):
+                    if not future.done():
+                        allowed, *counts = answer.split(b" ")
+                        future.set_result(_result(windows, [int(c) for c in counts], allowed == b"1"))
+        finally:
+            self._drainer = None
+
+    def _policy(self) -> LimitResult:
         self.errors += 1
-        if now - self._last_log >= LOG_EVERY_SECONDS:
-            self._last_log = now
-            log.error(
-                "rate limiter: Redis unavailable (%s: %s); failing %s (%d failures so far)",
-                type(exc).__name__,
-                exc,
-                self.failure,
-                self.errors,
-            )
         if self.failure == "open":
             return LimitResult(True, None, None, 0, None, UNAVAILABLE)
         return LimitResult(False, None, None, 1, 1, UNAVAILABLE)
 
+    def _failed(self, exc: Exception, hits: int) -> None:
+        now = time.monotonic()
+        self._down_until = now + PAUSE_AFTER_FAILURE
+        if now - self._last_log >= LOG_EVERY_SECONDS:
+            self._last_log = now
+            log.error(
+                "rate limiter: Redis unavailable (%s: %s); failing %s for %d calls (%d so far)",
+                type(exc).__name__,
+                exc,
+                self.failure,
+                hits,
+                self.errors + hits,
+            )
+
     async def close(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
+        if self._drainer is not None:
+            await asyncio.gather(self._drainer, return_exceptions=True)
+        await self._redis.aclose()
 
 
 def make_limiter(settings: Settings) -> MemoryLimiter | RedisLimiter:
