@@ -42,6 +42,7 @@ def test_operations_match_literal_paths_before_templates():
         (1, "api:default/pets", "2.0", "get", "/pets/{id}/toys/{toy}", "getToy"),
         (1, "api:default/pets", "2.0", "post", "/pets", "addPet"),
         (1, "api:default/pets", "2.0", "subscribe", "pets.created", None),  # AsyncAPI: never an HTTP call
+        (1, "api:default/pets", "2.0", "get", "/{tenant}/reports", "tenantReports"),
     ]
     snapshot = Snapshot(1, {}, {}, {}, {}, _build_matchers(rows), KeySet([]))
     pets = ("api:default/pets", "2.0")
@@ -49,6 +50,8 @@ def test_operations_match_literal_paths_before_templates():
     assert snapshot.operation_for(1, "get", "/pets/mine") == (*pets, "GET /pets/mine")
     assert snapshot.operation_for(1, "GET", "/pets/42/toys/ball/") == (*pets, "getToy")
     assert snapshot.operation_for(1, "POST", "/pets") == (*pets, "addPet")
+    assert snapshot.operation_for(1, "GET", "/acme/reports") == (*pets, "tenantReports")
+    assert snapshot.operation_for(1, "GET", "/pets/reports") == (*pets, "getPet")
     assert snapshot.operation_for(1, "DELETE", "/pets/1") == (None, None, None)
     assert snapshot.operation_for(1, "GET", "/pets/1/2") == (None, None, None)
     assert snapshot.operation_for(2, "GET", "/pets/1") == (None, None, None)

@@ -62,40 +62,54 @@ def headers(result: LimitResult) -> list[tuple[str, str]]:
     return out
 
 
-def _month(now: float) -> tuple[int, int]:
-    """(bucket number, seconds left) of the UTC calendar month containing `now`."""
+_MONTH = [0.0, 0.0, 0]  # start, end and bucket of the last month asked for: a month is asked for a lot
+
+
+def _month(now: float) -> tuple[int, float]:
+    """(bucket number, end) of the UTC calendar month containing `now`."""
+    cached = _MONTH
+    if cached[0] <= now < cached[1]:
+        return cached[2], cached[1]
     t = time.gmtime(now)
-    days = calendar.monthrange(t.tm_year, t.tm_mon)[1]
-    end = calendar.timegm((t.tm_year, t.tm_mon, days, 0, 0, 0)) + 86400
-    return t.tm_year * 12 + t.tm_mon - 1, max(1, int(end - now + 0.999))
+    start = calendar.timegm((t.tm_year, t.tm_mon, 1, 0, 0, 0))
+    end = start + calendar.monthrange(t.tm_year, t.tm_mon)[1] * 86400
+    bucket = t.tm_year * 12 + t.tm_mon - 1
+    _MONTH[:] = [start, end, bucket]
+    return bucket, end
 
 
-def _windows(plan: PlanEntry, now: float) -> list[tuple[str, int, int, int]]:
-    """(name, bucket, limit, seconds left) per window the plan sets."""
+def _windows(plan: PlanEntry, now: float) -> list[tuple[str, int, int, float]]:
+    """(name, bucket, limit, end) per window the plan sets."""
     out = []
     for name, seconds, limit in plan.windows:
         if seconds:
             bucket = int(now // seconds)
-            left = max(1, int((bucket + 1) * seconds - now + 0.999))
+            out.append((name, bucket, limit, (bucket + 1) * seconds))
         else:
-            bucket, left = _month(now)
-        out.append((name, bucket, limit, left))
+            bucket, end = _month(now)
+            out.append((name, bucket, limit, end))
     return out
 
 
-def _result(windows: list[tuple[str, int, int, int]], counts: list[int], allowed: bool) -> LimitResult:
-    """Headers describe the window with the fewest calls left (the soonest to end among equals)."""
-    tightest, retry, reason = None, 0, None
-    for (name, _, limit, left), count in zip(windows, counts, strict=True):
-        remaining = max(0, limit - count)
-        if tightest is None or (remaining, left) < (tightest[1], tightest[2]):
-            tightest = (limit, remaining, left)
-        if not allowed and count + 1 > limit and left > retry:
-            retry, reason = left, name
-    limit, remaining, left = tightest
+def _seconds_left(end: float, now: float) -> int:
+    left = int(end - now + 0.999)
+    return left if left > 1 else 1
+
+
+def _result(windows: list[tuple[str, int, int, float]], counts: list[int], allowed: bool, now: float) -> LimitResult:
+    """Headers describe the window with the fewest calls left (the soonest to end among equals); `counts`
+    are after the call when allowed, before it when refused."""
+    best_remaining, best_end, best_limit = None, 0.0, 0
+    retry_end, reason = 0.0, None
+    for (name, _, limit, end), count in zip(windows, counts, strict=True):
+        remaining = limit - count if count < limit else 0
+        if best_remaining is None or remaining < best_remaining or (remaining == best_remaining and end < best_end):
+            best_remaining, best_end, best_limit = remaining, end, limit
+        if not allowed and count >= limit and end > retry_end:
+            retry_end, reason = end, name
     if allowed:
-        return LimitResult(True, limit, remaining, left, None, None)
-    return LimitResult(False, limit, 0, left, retry, reason)
+        return LimitResult(True, best_limit, best_remaining, _seconds_left(best_end, now), None, None)
+    return LimitResult(False, best_limit, 0, _seconds_left(best_end, now), _seconds_left(retry_end, now), reason)
 
 
 class MemoryLimiter:
@@ -104,7 +118,8 @@ class MemoryLimiter:
     errors = 0  # the same counter as RedisLimiter's, always 0 here
 
     def __init__(self, max_keys: int = 200_000) -> None:
-        self._counts: dict[tuple[str, str], list[int]] = {}  # (key, window) → [bucket, count]
+        # key → {window name: [bucket, count]}; by name, so a plan change keeps the counts of the windows it keeps
+        self._counts: dict[str, dict[str, list[int]]] = {}
         self.max_keys = max_keys
 
     async def hit(self, key: str, plan: PlanEntry, now: float) -> LimitResult:
@@ -115,33 +130,38 @@ class MemoryLimiter:
         if not plan.windows:
             return UNLIMITED
         windows = _windows(plan, now)
-        counts_table = self._counts
-        slots, counts, allowed = [], [], True
+        slots = self._counts.get(key)
+        if slots is None:
+            if len(self._counts) >= self.max_keys:
+                self._sweep(now)
+            slots = self._counts[key] = {}
+        current, allowed = [], True
         for name, bucket, limit, _ in windows:
-            slot = counts_table.get((key, name))
+            slot = slots.get(name)
             if slot is None:
-                if len(counts_table) >= self.max_keys:
-                    self._sweep(now)
-                slot = counts_table[(key, name)] = [bucket, 0]
+                slot = slots[name] = [bucket, 0]
             elif slot[0] != bucket:
-                slot[0], slot[1] = bucket, 0
-            slots.append(slot)
-            counts.append(slot[1])
+                slot[0] = bucket
+                slot[1] = 0
             if slot[1] >= limit:
                 allowed = False
+            current.append(slot)
         if allowed:
-            for slot in slots:
+            for slot in current:
                 slot[1] += 1
-            counts = [slot[1] for slot in slots]
-        return _result(windows, counts, allowed)
+        return _result(windows, [slot[1] for slot in current], allowed, now)
 
     def _sweep(self, now: float) -> None:
-        """Forget counters of windows that have ended (keeps memory bounded with many keyless callers)."""
+        """Forget keys whose windows have all ended (keeps memory bounded with many keyless callers)."""
         month = _month(now)[0]
         current = {name: int(now // seconds) if seconds else month for name, seconds in WINDOW_SECONDS.items()}
-        stale = [slot_key for slot_key, (bucket, _) in self._counts.items() if bucket != current[slot_key[1]]]
-        for slot_key in stale:
-            del self._counts[slot_key]
+        stale = [
+            key
+            for key, slots in self._counts.items()
+            if all(bucket != current[name] for name, (bucket, _) in slots.items())
+        ]
+        for key in stale:
+            del self._counts[key]
 
     async def close(self) -> None:
         return None
@@ -199,7 +219,7 @@ class RedisLimiter:
         self.batches = 0  # script calls made (a metric: hits per batch shows the load)
         self._last_log = float("-inf")
         self._down_until = float("-inf")
-        self._pending: list[tuple[str, list[tuple[str, int, int, int]], asyncio.Future]] = []
+        self._pending: list[tuple[str, list[tuple[str, int, int, float]], float, asyncio.Future]] = []
         self._drainer: asyncio.Task | None = None
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
@@ -217,7 +237,7 @@ class RedisLimiter:
             f"{self.prefix}{key}:{name}:{bucket} {limit} {left + 1}" for name, bucket, limit, left in windows
         )
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((line, windows, future))
+        self._pending.append((line, windows, now, future))
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
         return await future
@@ -226,7 +246,7 @@ class RedisLimiter:
         try:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                payload = "\n".join(line for line, _, _ in batch)
+                payload = "\n".join(item[0] for item in batch)
                 try:
                     reply = await self._script(keys=[], args=[payload])
                 except Exception as exc:  # refused, timeout, READONLY, OOM...: the failure policy decides
@@ -237,10 +257,10 @@ class RedisLimiter:
                             future.set_result(self._policy())
                     continue
                 self.batches += 1
-                for (_, windows, future), answer in zip(batch, reply.split(b"\n"), strict=True):
+                for (_, windows, now, future), answer in zip(batch, reply.split(b"\n"), strict=True):
                     if not future.done():
                         allowed, *counts = answer.split(b" ")
-                        future.set_result(_result(windows, [int(c) for c in counts], allowed == b"1"))
+                        future.set_result(_result(windows, [int(c) for c in counts], allowed == b"1", now))
         finally:
             self._drainer = None
 

@@ -14,8 +14,9 @@ the tables: a change committed during a load is either in the load or moves the 
 never lost. A load that fails keeps the previous snapshot (the gateway keeps serving the last good rules).
 
 Operations are matched against the OpenAPI path templates of each product's APIs: the version the
-product pins, else the newest published one. Per product and method, all templates are compiled into one
-alternation regex (literal paths before templated ones), so matching is a single `re.match`.
+product pins, else the newest published one. Per product and method, literal paths are a dict, and the
+templates sharing a literal first segment are compiled into one alternation regex (more literal templates
+first), so matching is a dict hit or one small `re.match`, however large the API.
 """
 
 from __future__ import annotations
@@ -129,12 +130,19 @@ class Grant:
 
 
 @dataclass
+class _Group:
+    regex: re.Pattern  # one alternative per template, each its own group: `lastindex` says which matched
+    targets: list[tuple[str, str, str]]  # by group number - 1
+
+
+@dataclass
 class _Matcher:
-    """The operations of one product and method: literal paths by dict, templates by one regex."""
+    """The operations of one product and method: literal paths by dict; templates grouped by their first
+    segment when it is literal (one small regex per segment), the others in one regex tried last."""
 
     literal: dict[str, tuple[str, str, str]]
-    regex: re.Pattern | None
-    targets: list[tuple[str, str, str]]  # by regex group number - 1
+    by_segment: dict[str, _Group]
+    wild: _Group | None
 
 
 NO_OPERATION: tuple[None, None, None] = (None, None, None)
@@ -201,10 +209,13 @@ class Snapshot:
         hit = matcher.literal.get(path)
         if hit is not None:
             return hit
-        if matcher.regex is not None:
-            match = matcher.regex.match(path)
-            if match is not None:
-                return matcher.targets[match.lastindex - 1]
+        cut = path.find("/", 1)
+        group = matcher.by_segment.get(path[1:cut] if cut > 0 else path[1:])
+        for candidate in (group, matcher.wild):
+            if candidate is not None:
+                match = candidate.regex.match(path)
+                if match is not None:
+                    return candidate.targets[match.lastindex - 1]
         return NO_OPERATION
 
 
@@ -220,6 +231,11 @@ def _template_regex(template: str) -> str:
         last = param.end()
     parts.append(re.escape(template[last:]))
     return "".join(parts)
+
+
+def _group(items: list[tuple[str, tuple[str, str, str]]]) -> _Group:
+    regex = re.compile("|".join(f"({_template_regex(template)})$" for template, _ in items))
+    return _Group(regex, [target for _, target in items])
 
 
 def _build_matchers(rows: list[tuple[int, str, str, str, str, str | None]]) -> dict[tuple[int, str], _Matcher]:
@@ -243,10 +259,14 @@ def _build_matchers(rows: list[tuple[int, str, str, str, str, str | None]]) -> d
                 templated.append((template, target))
         # More literal segments first: /pets/mine before /pets/{id}; longer templates before shorter.
         templated.sort(key=lambda item: (len(_PARAM.findall(item[0])), -len(item[0])))
-        regex = None
-        if templated:
-            regex = re.compile("|".join(f"({_template_regex(t)})$" for t, _ in templated))
-        matchers[key] = _Matcher(literal, regex, [target for _, target in templated])
+        segments: dict[str, list[tuple[str, tuple[str, str, str]]]] = {}
+        wild: list[tuple[str, tuple[str, str, str]]] = []
+        for template, target in templated:
+            first = template[1:].split("/", 1)[0]
+            (wild if "{" in first else segments.setdefault(first, [])).append((template, target))
+        matchers[key] = _Matcher(
+            literal, {first: _group(items) for first, items in segments.items()}, _group(wild) if wild else None
+        )
     return matchers
 
 
