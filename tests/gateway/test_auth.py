@@ -148,9 +148,13 @@ def test_oauth2_tokens_are_verified_cached_and_checked_against_the_plan(world, a
     body, signature = token.rsplit(".", 1)
     tampered = body + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
     assert refused(bearer(tampered), 401, "not valid")
+    assert refused(bearer(tampered), 401, "not valid") and isinstance(auth._tokens[tampered], Rejection)
     assert refused(bearer("not-a-jwt"), 401, "not valid")
-    assert refused(bearer(world.sign(exp=int(time.time()) - 10)), 401, "not valid")
+    assert refused(bearer(world.sign(exp=int(time.time()) - 10)), 401, "expired")
+    assert refused(bearer(world.sign(exp=int(time.time()) - 3600)), 401, "not valid")
     assert refused(bearer(world.sign(aud="somebody-else")), 401, "not valid")
+    early = world.sign(nbf=int(time.time()) + 600)  # from a clock ahead of ours: refused, not remembered
+    assert refused(bearer(early), 401, "not valid yet") and early not in auth._tokens
     assert refused(bearer(world.sign(iss="https://evil.example.com")), 401, "not valid")
     narrow = bearer(world.sign(scope="other:thing"))
     assert refused(narrow, 403, "scopes") and 'error="insufficient_scope"' in narrow.www_authenticate

@@ -5,7 +5,7 @@ An API key is found by its public key id (a dict hit) and its secret checked wit
 `hmac.compare_digest`; the secret is checked before anything about the key is revealed. A JWT is verified
 (ES256 signature against the portal's JWKS, issuer, audience, expiry) once and then remembered by its
 string until it expires, in a bounded LRU emptied whenever the snapshot changes (a retired signing key or
-a revoked client must not live on in the cache). What the credential may do is decided per call from the
+a revoked client must not live on in the cache); tokens that fail verification are remembered the same way. What the credential may do is decided per call from the
 snapshot: the application's live subscription (grant) to the route's product, whose state must allow the
 credential's environment (sandbox: pending or approved; production: approved only).
 
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from joserfc import jwt
+from joserfc.errors import InvalidClaimError
 
 from devhub.apps.models import KEY_PREFIXES
 from devhub.apps.oauth import ALGORITHM
@@ -39,6 +40,7 @@ QUERY_PARAMETER = "api_key"
 IDENTITY_PREFIX = "x-devhub-"  # headers the gateway sets for the upstream; never taken from the caller
 TOKEN_CACHE_SIZE = 10_000
 ANONYMOUS = "anonymous"
+CLOCK_SKEW = 60  # seconds of disagreement tolerated between the portal's clock and the gateway's
 
 
 @dataclass
@@ -111,9 +113,10 @@ class Authenticator:
         self.key_headers = tuple(name.lower() for name in settings.gateway_key_headers)
         self.issuer = settings.base_url.rstrip("/")
         self.audience = settings.oauth_audience
-        self._tokens: OrderedDict[str, _Token] = OrderedDict()
+        self._tokens: OrderedDict[str, _Token | Rejection] = OrderedDict()
         self._tokens_version: int | None = None
         self._claims = jwt.JWTClaimsRegistry(
+            leeway=CLOCK_SKEW,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": self.audience},
             exp={"essential": True},
@@ -205,18 +208,21 @@ class Authenticator:
             self._tokens_version = snapshot.version
         claims = self._tokens.get(token)
         if claims is None:
+            # Bad tokens are remembered too: a flood of one forged token costs one ES256 verification.
             claims = self._verify(snapshot, token)
-            if isinstance(claims, Rejection):
-                return claims
+            if claims is None:
+                return _unauthorized("the access token is not valid yet", INVALID_TOKEN)
             if len(self._tokens) >= TOKEN_CACHE_SIZE:
                 self._tokens.popitem(last=False)
             self._tokens[token] = claims
         else:
             self._tokens.move_to_end(token)
+        if isinstance(claims, Rejection):
+            return claims
         if claims.expires <= now:
             self._tokens.pop(token, None)
             return _unauthorized("the access token has expired", INVALID_TOKEN)
-        if claims.not_before > now + 60:  # a minute of clock skew between portal and gateway
+        if claims.not_before > now + CLOCK_SKEW:
             return _unauthorized("the access token is not valid yet", INVALID_TOKEN)
         client = snapshot.client(claims.client_id)
         if client is None or client.revoked or client.environment != claims.environment:
@@ -236,10 +242,15 @@ class Authenticator:
             return Rejection(403, "Forbidden", f"the access token needs one of the scopes: {wanted}", challenge)
         return Consumer(client.app_id, client.app_uid, client.environment, client.client_id, grant, claims.scopes)
 
-    def _verify(self, snapshot: Snapshot, token: str) -> _Token | Rejection:
+    def _verify(self, snapshot: Snapshot, token: str) -> _Token | Rejection | None:
+        """The token's claims, a Rejection to remember, or None: rejected for now only (not valid *yet*)."""
         try:
             decoded = jwt.decode(token, snapshot.jwks, algorithms=[ALGORITHM])
             self._claims.validate(decoded.claims)
+        except InvalidClaimError as exc:
+            if exc.claim in ("nbf", "iat"):  # issued by a clock ahead of ours: it will become valid
+                return None
+            return _unauthorized(f"the access token is not valid: {exc}", INVALID_TOKEN)
         except Exception as exc:  # joserfc raises many error types for bad, unsigned or foreign tokens
             return _unauthorized(f"the access token is not valid: {exc}", INVALID_TOKEN)
         claims = decoded.claims
