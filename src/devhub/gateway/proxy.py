@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import time
+from random import getrandbits
 from urllib.parse import parse_qsl, urlencode
 
 from devhub.gateway import auth as auth_module
@@ -140,7 +140,7 @@ class Gateway:
             elif name == b"host":
                 host = value
         if request_id is None or not _REQUEST_ID.match(request_id):
-            request_id = os.urandom(16).hex().encode()
+            request_id = b"%032x" % getrandbits(128)  # an id, not a secret: no system call for randomness
         extra = [(b"x-request-id", request_id)]
 
         snapshot = self.store.current
@@ -231,7 +231,7 @@ class Gateway:
                 continue
             lines.append(b"%s: %s\r\n" % (name, value))
         if trace is None or not _TRACEPARENT.match(trace):
-            trace = b"00-%s-%s-01" % (os.urandom(16).hex().encode(), os.urandom(8).hex().encode())
+            trace = b"00-%032x-%016x-01" % (getrandbits(128) or 1, getrandbits(64) or 1)
         lines.append(
             b"x-forwarded-for: %s\r\nx-forwarded-proto: http\r\nx-request-id: %s\r\ntraceparent: %s\r\n"
             % (forwarded_for, request_id, trace)

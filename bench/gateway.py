@@ -1,0 +1,266 @@
+"""The gateway's throughput and latency on loopback, side by side with a plain nginx reverse proxy.
+
+    python bench/gateway.py [--duration 10] [--connections 50] [--redis redis://127.0.0.1:6379/15]
+
+Needs `nginx` and `wrk` from Debian (`apt-get install -y nginx-light wrk`); the tests do not. One run does:
+
+  (a) wrk straight to the upstream: nginx answering `return 200` with a small JSON body (one worker);
+  (b) wrk through `devhub gateway` (one worker) with an API key, a plan with limits (high enough never to
+      refuse) and metering to SQLite;
+  (c) wrk through nginx (one worker) as a plain reverse proxy with keep-alive upstream connections;
+
+then prints requests/s, p50 and p99 of each with the ratios b/c and b/a; then (a) and (b) again at half of
+(b)'s maximum rate (wrk's `delay()` paces each connection) to give the latency the gateway adds at that load;
+then, with `--redis`, (b) with Redis-backed limits at 1 and 2 worker processes. Everything shares the
+machine's cores with wrk and the upstream: compare ratios, and note the load average printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+NGINX_UPSTREAM = """
+worker_processes 1;
+pid {dir}/upstream.pid;
+error_log {dir}/upstream-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port} reuseport backlog=4096;
+        location / {{ default_type application/json; return 200 '{{"ok":true,"service":"bench"}}'; }}
+    }}
+}}
+"""
+
+NGINX_PROXY = """
+worker_processes 1;
+pid {dir}/proxy.pid;
+error_log {dir}/proxy-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    upstream backend {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def nginx(config: str, workdir: Path, name: str) -> subprocess.Popen:
+    path = workdir / f"{name}.conf"
+    path.write_text(config)
+    return subprocess.Popen(
+        ["nginx", "-p", str(workdir), "-c", str(path), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def build_access(database_url: str, upstream: str) -> str:
+    """A product on the upstream, a plan with limits that never refuse here, an app and its sandbox key."""
+    from devhub.apps import credentials
+    from devhub.apps import service as apps
+    from devhub.apps.schemas import ApplicationIn, PlanIn, ProductIn
+    from devhub.audit.service import SYSTEM
+    from devhub.db import Database
+    from devhub.identity.policy import OPERATOR
+    from devhub.settings import Settings
+
+    settings = Settings(database_url=database_url, secret_key="bench")
+    database = Database(database_url)
+    database.upgrade()
+    with database.session() as session:
+        product = apps.create_product(
+            session,
+            OPERATOR,
+            ProductIn(slug="bench", name="Bench", owner="team-a", visibility="public", sandbox_url=upstream),
+            SYSTEM,
+        )
+        plan = apps.create_plan(
+            session,
+            OPERATOR,
+            product,
+            PlanIn(slug="load", name="Load", rate_per_second=1_000_000, quota_per_day=1_000_000_000),
+            SYSTEM,
+        )
+        app = apps.create_app(session, OPERATOR, ApplicationIn(name="bench", team="team-a"), SYSTEM)
+        apps.subscribe(session, settings, OPERATOR, app, plan, SYSTEM)
+        key = credentials.create_key(session, app, "sandbox", "bench", SYSTEM).secret
+    database.dispose()
+    return key
+
+
+def gateway(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    command = [sys.executable, "-c", "from devhub.cli import app; app()", "gateway", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], delay_ms: float | None = None) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    script = None
+    if delay_ms is not None:
+        fd, script = tempfile.mkstemp(suffix=".lua")
+        os.write(fd, f"function delay() return {delay_ms:.3f} end\n".encode())
+        os.close(fd)
+        command += ["-s", script]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if script is not None:
+        os.unlink(script)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
+    p99 = _ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rate": rate, "p50": p50, "p99": p99, "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def row(name: str, result: dict) -> str:
+    bad = f"  ({result['non2xx']} non-2xx)" if result["non2xx"] else ""
+    return f"| {name} | {result['rate']:,.0f} | {result['p50']:.2f} ms | {result['p99']:.2f} ms |{bad}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--redis", help="Redis URL for the worker-scaling runs (flushed!); skipped when absent.")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is missing: apt-get install -y nginx-light wrk")
+
+    workdir = Path(tempfile.mkdtemp(prefix="devhub-bench-gateway-"))
+    (workdir / "logs").mkdir()
+    up_port, proxy_port, gw_port = free_port(), free_port(), free_port()
+    database_url = f"sqlite:///{workdir / 'gateway.sqlite3'}"
+    key = build_access(database_url, f"http://127.0.0.1:{up_port}")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "DEVHUB_DATABASE_URL": database_url,
+        "DEVHUB_DATA_DIR": str(workdir),
+        "DEVHUB_SECRET_KEY": "bench",
+    }
+    processes = [
+        nginx(NGINX_UPSTREAM.format(dir=workdir, port=up_port), workdir, "upstream"),
+        nginx(NGINX_PROXY.format(dir=workdir, port=proxy_port, upstream=up_port), workdir, "proxy"),
+    ]
+    seconds, conns = args.duration, args.connections
+    auth = {"x-api-key": key}
+    try:
+        wait_port(up_port)
+        wait_port(proxy_port)
+        gw = gateway(gw_port, 1, env)
+        processes.append(gw)
+        wait_port(gw_port)
+        for url, headers in ((f"http://127.0.0.1:{up_port}/", {}), (f"http://127.0.0.1:{gw_port}/bench/", auth)):
+            wrk(url, 2, conns, headers)  # warm up: connections, pools, caches
+        print(f"load average before: {os.getloadavg()[0]:.2f}; wrk -t1 -c{conns} -d{seconds}s; 2 cores shared\n")
+        a = wrk(f"http://127.0.0.1:{up_port}/", seconds, conns, {})
+        b = wrk(f"http://127.0.0.1:{gw_port}/bench/", seconds, conns, auth)
+        c = wrk(f"http://127.0.0.1:{proxy_port}/", seconds, conns, {})
+        print("| case | requests/s | p50 | p99 |\n|---|---|---|---|")
+        print(row("(a) straight to the upstream (nginx return 200)", a))
+        print(row("(b) devhub gateway, 1 worker: key auth + limits + metering", b))
+        print(row("(c) nginx reverse proxy, 1 worker", c))
+        print(f"\nb/c = {b['rate'] / c['rate']:.2f}   b/a = {b['rate'] / a['rate']:.2f}")
+
+        half = b["rate"] / 2
+        delay = max(0.0, conns / half * 1000 - b["p50"])  # per-connection pause giving ~half of (b)'s rate
+        ha = wrk(f"http://127.0.0.1:{up_port}/", seconds, conns, {}, delay_ms=delay)
+        hb = wrk(f"http://127.0.0.1:{gw_port}/bench/", seconds, conns, auth, delay_ms=delay)
+        print(f"\nAt half of (b)'s maximum (~{half:,.0f} requests/s, wrk delay {delay:.1f} ms per connection):")
+        print("| case | requests/s | p50 | p99 |\n|---|---|---|---|")
+        print(row("(a) straight to the upstream", ha))
+        print(row("(b) through the gateway", hb))
+        print(f"added p99: {hb['p99'] - ha['p99']:.2f} ms   added p50: {hb['p50'] - ha['p50']:.2f} ms")
+        stop(gw)
+        processes.remove(gw)
+
+        if args.redis:
+            import redis
+
+            redis.Redis.from_url(args.redis).flushdb()
+            scaled = {}
+            for workers in (1, 2):
+                port = free_port()
+                process = gateway(port, workers, {**env, "DEVHUB_REDIS_URL": args.redis})
+                processes.append(process)
+                wait_port(port)
+                time.sleep(1.0 * workers)  # every worker bound and loaded its snapshot
+                wrk(f"http://127.0.0.1:{port}/bench/", 2, conns, auth)
+                scaled[workers] = wrk(f"http://127.0.0.1:{port}/bench/", seconds, conns, auth)
+                stop(process)
+                processes.remove(process)
+            print("\nRedis-backed limits:\n| workers | requests/s | p50 | p99 |\n|---|---|---|---|")
+            for workers, result in scaled.items():
+                print(row(str(workers), result))
+            print(f"2 workers / 1 worker = {scaled[2]['rate'] / scaled[1]['rate']:.2f}")
+        print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    finally:
+        for process in processes:
+            stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
