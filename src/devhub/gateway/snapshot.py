@@ -25,7 +25,6 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from joserfc.jwk import KeySet
 from sqlalchemy import select
@@ -219,10 +218,6 @@ class Snapshot:
         return NO_OPERATION
 
 
-def _epoch(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
 def _template_regex(template: str) -> str:
     parts, last = [], 0
     for param in _PARAM.finditer(template):
@@ -335,18 +330,20 @@ def _load(connection: Connection, version: int) -> Snapshot:
             challenge='Bearer realm="devhub"' if row.id in oauth_products else 'ApiKey realm="devhub"',
         )
 
+    # The big tables: fetched whole (`.all()`: one fetchall, not a fetchone per row) and unpacked as tuples.
     apps = Application.__table__
-    app_uids = {row.id: row.uid for row in connection.execute(select(apps.c.id, apps.c.uid))}
+    app_uids = dict(connection.execute(select(apps.c.id, apps.c.uid)).all())
 
     grants: dict[tuple[int, int], Grant] = {}
     subs = Subscription.__table__
     query = select(subs.c.id, subs.c.uid, subs.c.application_id, subs.c.plan_id, subs.c.product_id, subs.c.state)
-    for row in connection.execute(query.where(subs.c.state.in_(LIVE_STATES))):
-        plan = plans.get(row.plan_id)
-        if plan is not None and row.application_id in app_uids:
-            grants[(row.application_id, row.product_id)] = Grant(
-                row.id, row.uid, row.application_id, app_uids[row.application_id], row.product_id, row.state, plan
-            )
+    for sub_id, sub_uid, app_id, plan_id, product_id, state in connection.execute(
+        query.where(subs.c.state.in_(LIVE_STATES))
+    ).all():
+        plan = plans.get(plan_id)
+        app_uid = app_uids.get(app_id)
+        if plan is not None and app_uid is not None:
+            grants[(app_id, product_id)] = Grant(sub_id, sub_uid, app_id, app_uid, product_id, state, plan)
 
     keys: dict[str, KeyEntry] = {}
     api_keys = ApiKey.__table__
@@ -360,32 +357,30 @@ def _load(connection: Connection, version: int) -> Snapshot:
         api_keys.c.grace_until,
         api_keys.c.replaced_by_id,
     )
-    for row in connection.execute(key_query):
-        if row.application_id in app_uids:
-            keys[row.key_id] = KeyEntry(
-                key_id=row.key_id,
-                secret_hash=row.secret_hash,
-                app_id=row.application_id,
-                app_uid=app_uids[row.application_id],
-                environment=row.environment,
-                expires_at=_epoch(row.expires_at),
-                revoked=row.revoked_at is not None,
-                grace_until=_epoch(row.grace_until),
-                replaced=row.replaced_by_id is not None,
+    for key_id, secret_hash, app_id, environment, expires, revoked, grace, replaced in connection.execute(
+        key_query
+    ).all():
+        app_uid = app_uids.get(app_id)
+        if app_uid is not None:
+            keys[key_id] = KeyEntry(
+                key_id,
+                secret_hash,
+                app_id,
+                app_uid,
+                environment,
+                None if expires is None else expires.timestamp(),
+                revoked is not None,
+                None if grace is None else grace.timestamp(),
+                replaced is not None,
             )
 
     clients: dict[str, ClientEntry] = {}
     creds = ClientCredential.__table__
     cred_query = select(creds.c.client_id, creds.c.application_id, creds.c.environment, creds.c.revoked_at)
-    for row in connection.execute(cred_query):
-        if row.application_id in app_uids:
-            clients[row.client_id] = ClientEntry(
-                row.client_id,
-                row.application_id,
-                app_uids[row.application_id],
-                row.environment,
-                row.revoked_at is not None,
-            )
+    for client_id, app_id, environment, revoked in connection.execute(cred_query).all():
+        app_uid = app_uids.get(app_id)
+        if app_uid is not None:
+            clients[client_id] = ClientEntry(client_id, app_id, app_uid, environment, revoked is not None)
 
     signing = SigningKey.__table__
     public = [
