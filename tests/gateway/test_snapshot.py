@@ -103,6 +103,13 @@ def test_snapshot_loads_routes_keys_grants_and_the_offered_versions_operations(w
     assert snapshot.operation_for(pid, "GET", "/charges/ch_1") == ("api:default/charges", "2.0", "getChargeV2")
     assert snapshot.operation_for(pid, "POST", "/refunds") == ("api:default/refunds", "1.0", "POST /refunds")
 
+    # publishing a version does not touch the access token: the store notices it by the newest version id
+    store = SnapshotStore(world.db.engine)
+    with world.db.session() as session:
+        _publish(session, "api:default/charges", "3.0", [("get", "/charges/{id}", "getChargeV3")], now)
+    assert store.refresh() is True and store.refresh() is False
+    assert store.current.operation_for(pid, "GET", "/charges/1") == ("api:default/charges", "3.0", "getChargeV3")
+
     entry = snapshot.key(world.key_id("keys-test"))
     assert entry.environment == "sandbox" and entry.app_id == world.apps["keys"] and not entry.revoked
     grant = snapshot.grant(world.apps["keys"], pid)

@@ -12,6 +12,11 @@ only when it moved, so a new key, a revocation or a plan change reaches every pr
 no message bus, and a process that missed a notification cannot stay stale. The version is read *before*
 the tables: a change committed during a load is either in the load or moves the token again, so it is
 never lost. A load that fails keeps the previous snapshot (the gateway keeps serving the last good rules).
+Publishing an API version does not touch that token, so the newest `spec_versions` id is polled alongside.
+
+A reload reads everything again: ~0.45 s (SQLite) to ~0.6 s (PostgreSQL) for 20k applications with a key
+and a subscription each, in a worker thread. Well beyond that, reloads should become incremental (rows
+changed since the last load), which the token alone cannot tell.
 
 Operations are matched against the OpenAPI path templates of each product's APIs: the version the
 product pins, else the newest published one. Per product and method, literal paths are a dict, and the
@@ -27,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from devhub.apps.models import (
@@ -159,8 +164,10 @@ class Snapshot:
         grants: dict[tuple[int, int], Grant],
         operations: dict[tuple[int, str], _Matcher],
         jwks: KeySet,
+        spec_mark: int = 0,
     ) -> None:
         self.version = version
+        self.spec_mark = spec_mark  # the newest published spec version id when loaded
         self.routes = routes
         self.keys = keys
         self.clients = clients
@@ -285,14 +292,20 @@ def read_version(connection: Connection) -> int:
     return connection.scalar(select(AccessState.version).where(AccessState.id == 1)) or 0
 
 
+def read_spec_mark(connection: Connection) -> int:
+    """The newest spec version id (a primary-key max): publishing a version changes what operations match,
+    and publishing does not touch the access token."""
+    return connection.scalar(select(func.max(SpecVersion.id))) or 0
+
+
 def load_snapshot(engine: Engine) -> Snapshot:
     """Read the access tables (one Core select each) into a new Snapshot."""
     with engine.connect() as connection:
-        version = read_version(connection)
-        return _load(connection, version)
+        version, spec_mark = read_version(connection), read_spec_mark(connection)
+        return _load(connection, version, spec_mark)
 
 
-def _load(connection: Connection, version: int) -> Snapshot:
+def _load(connection: Connection, version: int, spec_mark: int = 0) -> Snapshot:
     products = Product.__table__
     product_rows = connection.execute(
         select(
@@ -390,7 +403,8 @@ def _load(connection: Connection, version: int) -> Snapshot:
     ]
     jwks = KeySet.import_key_set({"keys": public}) if public else KeySet([])
 
-    return Snapshot(version, routes, keys, clients, grants, _load_operations(connection, product_apis), jwks)
+    operations = _load_operations(connection, product_apis)
+    return Snapshot(version, routes, keys, clients, grants, operations, jwks, spec_mark)
 
 
 def _load_operations(connection: Connection, product_apis: dict[int, list[tuple[str, str | None]]]):
@@ -443,12 +457,13 @@ class SnapshotStore:
         self.current: Snapshot = load_snapshot(engine)
 
     def refresh(self) -> bool:
-        """Reload when the version moved (one primary-key read otherwise); True when reloaded."""
+        """Reload when the access version or the newest spec version moved (two primary-key reads
+        otherwise); True when reloaded."""
         with self.engine.connect() as connection:
-            version = read_version(connection)
-            if version == self.current.version:
+            version, spec_mark = read_version(connection), read_spec_mark(connection)
+            if version == self.current.version and spec_mark == self.current.spec_mark:
                 return False
-            snapshot = _load(connection, version)
+            snapshot = _load(connection, version, spec_mark)
         self.current = snapshot  # one reference swap: requests see the old or the new snapshot, whole
         self.reloads += 1
         log.info(
