@@ -75,3 +75,27 @@ def test_a_failed_flush_keeps_the_records_up_to_the_bound(tmp_path, db):
     assert meter.written == 5 and meter.buffer == []
     with db.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(GatewayCall.__table__)) == 5
+
+
+def test_a_flush_sets_the_keys_last_use_without_moving_the_access_version(world):
+    from devhub.apps.models import AccessState, ApiKey
+
+    key_id = world.key_id("keys-test")
+    with world.db.engine.connect() as connection:
+        version = connection.scalar(select(AccessState.version))
+    at = time.time() - 30
+
+    async def scenario():
+        meter = Meter(world.db.engine)
+        for i, credential in enumerate([key_id, key_id, world.clients["partner"][0], "anonymous"]):
+            rec = record(i)
+            rec.credential, rec.at = credential, at + i
+            meter.record(rec)
+        await meter.close()
+
+    asyncio.run(scenario())
+    with world.db.engine.connect() as connection:
+        used = connection.scalar(select(ApiKey.last_used_at).where(ApiKey.key_id == key_id))
+        assert connection.scalar(select(AccessState.version)) == version  # no gateway reloads for this
+        others = connection.scalar(select(func.count()).where(ApiKey.last_used_at.is_not(None)))
+    assert abs(used.timestamp() - (at + 1)) < 0.01 and others == 1

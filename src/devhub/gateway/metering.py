@@ -6,7 +6,8 @@ call costs one list append here; a background task swaps the list out every `flu
 it with one Core `executemany` in a worker thread, off the event loop. A failed flush puts its records
 back for the next try, up to `max_buffer` records in all; beyond that new records are dropped and
 counted (`dropped`), so a database outage cannot exhaust the gateway's memory. `close()` (graceful
-shutdown) waits for a flush in flight and writes what is left, so N calls leave exactly N rows.
+shutdown) waits for a flush in flight and writes what is left, so N calls leave exactly N rows. Each flush
+also sets the keys' `last_used_at` (one UPDATE per key seen in the batch, not per call).
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, or_, update
 from sqlalchemy.engine import Engine
 
+from devhub.apps.models import ApiKey
 from devhub.gateway.models import GatewayCall
 
 log = logging.getLogger(__name__)
 
 CHUNK = 5000  # rows per INSERT statement
+_KEY_ID = re.compile("[0-9a-f]{12}")  # an API key's id (client ids read dhc_..., keyless calls anonymous)
 
 
 @dataclass(slots=True)
@@ -93,6 +97,31 @@ class Meter:
         with self.engine.begin() as connection:
             for start in range(0, len(batch), CHUNK):
                 connection.execute(insert(table), [_row(rec) for rec in batch[start : start + CHUNK]])
+        try:
+            self._mark_keys_used(batch)
+        except Exception:  # best effort: "last used" on the application's page is not worth retrying calls for
+            log.exception("metering: updating keys' last use failed")
+
+    def _mark_keys_used(self, batch: list[CallRecord]) -> None:
+        """Set `last_used_at` of the API keys in the batch, with Core (no ORM event: the access token stays,
+        so this does not make every gateway reload), in key order (no deadlock between gateway processes)."""
+        last: dict[str, float] = {}
+        for rec in batch:
+            credential = rec.credential
+            if credential and _KEY_ID.fullmatch(credential) and rec.at > last.get(credential, 0.0):
+                last[credential] = rec.at
+        if not last:
+            return
+        keys = ApiKey.__table__
+        statement = (
+            update(keys)
+            .where(keys.c.key_id == bindparam("k"))
+            .where(or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < bindparam("t")))
+            .values(last_used_at=bindparam("t"))
+        )
+        rows = [{"k": key_id, "t": datetime.fromtimestamp(at, UTC)} for key_id, at in sorted(last.items())]
+        with self.engine.begin() as connection:
+            connection.execute(statement, rows)
 
     async def flush(self) -> int:
         """Write what is buffered now; returns the number of rows written."""
