@@ -93,7 +93,11 @@ def test_grants_decide_by_subscription_state_and_environment(world, auth):
     # waiting: gold is pending: the sandbox key works, the production key must wait for approval
     assert isinstance(call(world, auth, headers={"x-api-key": world.keys["waiting-test"]}, snapshot=snapshot), Consumer)
     live = {"x-api-key": world.keys["waiting-live"]}
-    assert refused(call(world, auth, headers=live, snapshot=snapshot), 403, "awaits approval")
+    waiting = call(world, auth, headers=live, snapshot=snapshot)
+    assert refused(waiting, 403, "awaits approval") and waiting.www_authenticate == 'ApiKey realm="devhub"'
+    empty = {"x-api-key": "", "accept": "*/*"}  # an empty header is no key: the query's is used
+    on_query = call(world, auth, "/weather/x", headers=empty, query={"api_key": world.keys["waiting-test"]})
+    assert isinstance(on_query, Consumer)
     assert isinstance(call(world, auth, "/weather/today", headers=live, snapshot=snapshot), Consumer)  # approved there
     # keys has no subscription to weather
     no_grant = call(world, auth, "/weather/today", headers={"x-api-key": world.keys["keys-test"]}, snapshot=snapshot)

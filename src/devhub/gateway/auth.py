@@ -79,7 +79,7 @@ def _unauthorized(detail: str, challenge: str = KEY_CHALLENGE) -> Rejection:
     return Rejection(401, "Unauthorized", detail, challenge)
 
 
-def _forbidden(detail: str, challenge: str = "") -> Rejection:
+def _forbidden(detail: str, challenge: str = KEY_CHALLENGE) -> Rejection:
     return Rejection(403, "Forbidden", detail, challenge)
 
 
@@ -144,7 +144,7 @@ class Authenticator:
                 token = value
         if key is None and token is None:
             for name in self.key_headers:
-                key = headers.get(name)
+                key = headers.get(name) or None
                 if key:
                     break
         in_query = False
@@ -161,16 +161,19 @@ class Authenticator:
             return Consumer(None, None, environment, ANONYMOUS, grant, frozenset())
         return _unauthorized("this API needs credentials: an API key or an OAuth2 access token", route.challenge)
 
-    def _grant(self, snapshot: Snapshot, route: Route, app_id: int, environment: str) -> Grant | Rejection:
+    def _grant(
+        self, snapshot: Snapshot, route: Route, app_id: int, environment: str, challenge: str
+    ) -> Grant | Rejection:
         grant = snapshot.grant(app_id, route.product_id)
         if grant is None:
-            return _forbidden(f"the application has no subscription to {route.slug}")
+            return _forbidden(f"the application has no subscription to {route.slug}", challenge)
         if grant.state == "suspended":
-            return _forbidden("subscription suspended")
+            return _forbidden("subscription suspended", challenge)
         if environment == "production" and grant.state != "approved":
-            return _forbidden("the subscription awaits approval; until then only sandbox credentials work")
+            detail = "the subscription awaits approval; until then only sandbox credentials work"
+            return _forbidden(detail, challenge)
         if environment == "sandbox" and grant.state not in SANDBOX_STATES:
-            return _forbidden(f"the subscription is {grant.state}")
+            return _forbidden(f"the subscription is {grant.state}", challenge)
         return grant
 
     def _by_key(self, snapshot: Snapshot, route: Route, presented: str, in_query: bool, now: float):
@@ -192,7 +195,7 @@ class Authenticator:
             return _unauthorized("the API key has expired")
         if entry.replaced and (entry.grace_until is None or entry.grace_until <= now):
             return _unauthorized("the API key was rotated and its grace period is over")
-        grant = self._grant(snapshot, route, entry.app_id, environment)
+        grant = self._grant(snapshot, route, entry.app_id, environment, KEY_CHALLENGE)
         if isinstance(grant, Rejection):
             return grant
         plan = grant.plan
@@ -229,9 +232,8 @@ class Authenticator:
             return _unauthorized("the client of this access token is revoked or unknown", INVALID_TOKEN)
         if client.app_uid != claims.app_uid:
             return _unauthorized("the access token does not match its client", INVALID_TOKEN)
-        grant = self._grant(snapshot, route, client.app_id, client.environment)
+        grant = self._grant(snapshot, route, client.app_id, client.environment, BEARER_CHALLENGE)
         if isinstance(grant, Rejection):
-            grant.www_authenticate = grant.www_authenticate or BEARER_CHALLENGE
             return grant
         plan = grant.plan
         if plan.credential_type != "oauth2":
