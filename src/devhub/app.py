@@ -33,8 +33,10 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
         tasks: list[asyncio.Task] = []
         if run_background_tasks:
             from devhub.catalog.tasks import refresh_loop
+            from devhub.governance.tasks import notices_loop
 
             tasks.append(asyncio.create_task(refresh_loop(database, settings)))
+            tasks.append(asyncio.create_task(notices_loop(database, settings)))
         try:
             yield
         finally:

@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
     app.command("diff")(diff_command)
     app.command("deprecate")(deprecate_command)
     app.command("scorecards")(scorecards_command)
+    app.command("sunset-notices")(sunset_notices_command)
 
 
 def _load(spec: str):
@@ -233,3 +234,19 @@ def scorecards_command(
         typer.echo(
             f"  {card.ref}: {card.passed}/{len(card.checks)}{' (fails ' + ', '.join(failed) + ')' if failed else ''}"
         )
+
+
+def sunset_notices_command() -> None:
+    """Send the deprecation notices that are due to subscribers now (the portal also does it every 5 minutes)."""
+    from devhub.cli import _database
+    from devhub.governance.notices import send_due_notices
+    from devhub.settings import get_settings
+
+    settings = get_settings()
+    database = _database(settings)
+    try:
+        with database.session() as session:
+            told = send_due_notices(session, settings)
+    finally:
+        database.dispose()
+    typer.echo(f"{told} notice(s) sent")

@@ -78,3 +78,17 @@ class Deprecation(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     replacement: Mapped[str | None] = mapped_column(String(1024))
     created_by: Mapped[str] = mapped_column(String(255))
+
+
+class SunsetNotice(Base):
+    """A notice sent to a deprecation's subscribers at one stage (announced, 30, 7 or 1 day before the
+    sunset), so each stage is sent once whichever portal process runs the task."""
+
+    __tablename__ = "governance_sunset_notices"
+    __table_args__ = (UniqueConstraint("deprecation_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deprecation_id: Mapped[int] = mapped_column(ForeignKey("governance_deprecations.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(16))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
