@@ -64,6 +64,9 @@ def test_configured_key_headers(world, db):
         {"x-other": "k", "accept": "*/*", "x-devhub-app": "forged"}, {"api_key": "k", "q": "1"}
     )
     assert headers == {"accept": "*/*"} and query == {"q": "1"}
+    basic = {"authorization": "Basic dXNlcjpwdw==", "x-api-key": "k"}  # not the gateway's: the upstream's business
+    assert custom.strip(basic, {})[0] == {"authorization": "Basic dXNlcjpwdw==", "x-api-key": "k"}
+    assert custom.strip({"authorization": "Bearer abc"}, {})[0] == {}
 
 
 def test_expired_revoked_and_rotated_keys(world, auth, settings):

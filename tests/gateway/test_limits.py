@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 import pytest
@@ -139,3 +140,18 @@ def test_make_limiter_follows_the_settings(tmp_path):
     chosen = make_limiter(Settings(data_dir=tmp_path, secret_key="s", redis_url="redis://127.0.0.1:1/0"))
     assert isinstance(chosen, RedisLimiter) and chosen.failure == "open"
     asyncio.run(chosen.close())
+
+
+def test_redis_limiter_pauses_after_a_failure_then_uses_redis_again(redis_url, prefix):
+    async def scenario():
+        limiter = RedisLimiter(redis_url, prefix=prefix, failure="closed")
+        try:
+            limiter._down_until = time.monotonic() + 60  # as after a failure: the policy answers, Redis is left alone
+            refused = await limiter.hit("k", plan(rate_per_second=5), T0)
+            assert not refused.allowed and refused.reason == "limiter_unavailable" and limiter.batches == 0
+            limiter._down_until = time.monotonic() - 1  # the pause is over
+            assert (await limiter.hit("k", plan(rate_per_second=5), T0)).allowed and limiter.batches == 1
+        finally:
+            await limiter.close()
+
+    asyncio.run(scenario())
