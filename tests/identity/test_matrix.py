@@ -606,6 +606,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}/lint"): entity_entry(
         sees, "/api/v1/apis/default/{api}/versions/1.0.0/lint"
     ),
+    ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}/impact"): entity_entry(
+        owner_team, "/api/v1/apis/default/{api}/versions/1.0.0/impact"
+    ),
     ("GET", "/api/v1/apis/{namespace}/{name}/versions/{version}/breaking-changes"): entity_entry(
         sees, "/api/v1/apis/default/{api}/versions/1.0.0/breaking-changes"
     ),

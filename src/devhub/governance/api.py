@@ -86,6 +86,38 @@ def version_lint(
 
 
 @router.get(
+    "/apis/{namespace}/{name}/versions/{version}/impact",
+    summary="For each breaking change of a version, the applications that called it in the last 30 days (owners)",
+)
+def version_impact(
+    namespace: str,
+    name: str,
+    version: str,
+    session: Session = Depends(get_session, scope="function"),
+    principal: Principal = Depends(get_principal),
+) -> dict[str, Any]:
+    from devhub.governance.impact import IMPACT_DAYS, impacts, operation_keys
+
+    entity = visible_api(session, namespace, name, principal)
+    require(principal, "specs.publish", entity.owner_ref)  # consumers' applications: the API's owners only
+    row = specs.get_version(session, entity.ref, version)
+    return {
+        "api": entity.ref,
+        "version": row.version,
+        "days": IMPACT_DAYS,
+        "findings": [
+            {
+                "rule": item.finding.rule,
+                "message": item.finding.message,
+                "operation": " / ".join(operation_keys(item.finding)) or None,
+                "applications": [{"id": app.uid, "name": app.name} for app in item.applications],
+            }
+            for item in impacts(session, row)
+        ],
+    }
+
+
+@router.get(
     "/apis/{namespace}/{name}/versions/{version}/breaking-changes",
     summary="What changed since another version (default: the one before), with levels, and the changelog",
 )

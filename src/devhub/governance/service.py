@@ -249,6 +249,11 @@ def record_publish(
                 for f in comparison.findings[:MAX_STORED]
             ],
         )
+    if comparison is not None and comparison.breaking and settings is not None:
+        from devhub.governance.impact import impacts, notify_affected
+
+        session.flush()
+        notify_affected(session, settings, row, impacts(session, row))
     if outcome.allowed_by and comparison is not None:
         breaking = comparison.breaking
         audit.record(

@@ -24,6 +24,13 @@ router = APIRouter(include_in_schema=False)
 LEVEL_VARIANTS = {"error": "danger", "warning": "warning", "info": "info", "hint": "neutral"}
 
 
+def _impact(session: Session, principal: Principal, entity, row) -> list | None:
+    """The applications each breaking change hits: shown to the API's owners only (they name consumers)."""
+    from devhub.governance.impact import impacts
+
+    return impacts(session, row) if can(principal, "specs.publish", entity.owner_ref) else None
+
+
 def _base(namespace: str, name: str, version: str) -> str:
     return f"/apis/{quote(namespace, safe='')}/{quote(name, safe='')}/v/{quote(version, safe='')}"
 
@@ -66,6 +73,7 @@ def version_page(
         deprecations=service.deprecations(session, entity.ref, row.version),
         operations=operations,
         can_deprecate=can(principal, "governance.deprecate", entity.owner_ref),
+        impact=_impact(session, principal, entity, row),
         variants=LEVEL_VARIANTS,
         error=error,
     )
