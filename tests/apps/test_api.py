@@ -174,3 +174,21 @@ def test_every_access_change_moves_the_token_the_gateway_polls(db, settings, acc
     assert version() == after_app
     access.client.delete(f"/api/v1/apps/{app['id']}/keys/{app['sandbox_key']['id']}", headers=dev)
     assert version() != after_app
+
+
+def test_revoking_a_developer_stops_their_applications_keys(db, settings, access):
+    from devhub.apps.models import access_version
+    from devhub.audit.service import SYSTEM
+    from devhub.gateway.snapshot import load_snapshot
+    from devhub.identity import service as identity
+
+    dev = access.developer(db, settings, "dev@example.com")
+    app = access.new_app(dev)
+    key_id = app["sandbox_key"]["id"]
+    assert load_snapshot(db.engine).key(key_id) is not None
+    with db.session() as session:
+        before = access_version(session)
+        identity.set_status(session, settings, identity.find_user(session, "dev@example.com"), "revoked", SYSTEM)
+    with db.session() as session:
+        assert access_version(session) != before  # the gateway reloads
+    assert load_snapshot(db.engine).key(key_id) is None

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    inspect,
     select,
     update,
 )
@@ -217,11 +218,19 @@ WATCHED = (Product, ProductApi, Plan, Application, Subscription, ApiKey, ClientC
 def _bump_access_version(session: Session, flush_context, instances) -> None:
     """Replace the access token in the same transaction as any change the gateway must see, wherever in
     the code the change is made: a missed call site would leave a revoked key working."""
-    if not any(isinstance(row, WATCHED) for row in chain(session.new, session.dirty, session.deleted)):
+    changed = chain(session.new, session.dirty, session.deleted)
+    if not any(isinstance(row, WATCHED) or _account_status_changed(row) for row in changed):
         return
     token = secrets.randbits(62)
     if session.execute(update(AccessState).where(AccessState.id == 1).values(version=token)).rowcount == 0:
         session.add(AccessState(id=1, version=token))
+
+
+def _account_status_changed(row: object) -> bool:
+    """A person's account approved, rejected or revoked: their applications' credentials follow it."""
+    from devhub.identity.models import User
+
+    return isinstance(row, User) and inspect(row).attrs.status.history.has_changes()
 
 
 def access_version(session: Session) -> int:

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 
 from joserfc.jwk import KeySet
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from devhub.apps.models import (
@@ -47,6 +47,7 @@ from devhub.apps.models import (
     Subscription,
 )
 from devhub.apps.service import LIVE_STATES
+from devhub.identity.models import User
 from devhub.specs.models import SpecOperation, SpecVersion
 
 log = logging.getLogger(__name__)
@@ -344,8 +345,12 @@ def _load(connection: Connection, version: int, spec_mark: int = 0) -> Snapshot:
         )
 
     # The big tables: fetched whole (`.all()`: one fetchall, not a fetchone per row) and unpacked as tuples.
-    apps = Application.__table__
-    app_uids = dict(connection.execute(select(apps.c.id, apps.c.uid)).all())
+    # An application owned by a person works only while that account is approved: revoking a developer
+    # (by an admin or SCIM) stops their applications' credentials too. Team applications outlive members.
+    apps, users = Application.__table__, User.__table__
+    active = select(apps.c.id, apps.c.uid).outerjoin(users, users.c.id == apps.c.owner_user_id)
+    active = active.where(or_(apps.c.owner_user_id.is_(None), users.c.status == "approved"))
+    app_uids = dict(connection.execute(active).all())
 
     grants: dict[tuple[int, int], Grant] = {}
     subs = Subscription.__table__
