@@ -11,14 +11,20 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+# Lists set from the environment as `a,b,c` (split by `_split_commas`), not as JSON, which pydantic-settings
+# would otherwise expect; a JSON list in a TOML file is a list already.
+CommaList = Annotated[list[str], NoDecode]
 
 
 def default_data_dir() -> Path:
@@ -51,12 +57,12 @@ class Settings(BaseSettings):
     page_size: int = Field(25, ge=1, le=200, description="Default page size of every list.")
     max_page_size: int = Field(100, ge=1, le=1000)
 
-    import_roots: list[Path] = Field(
+    import_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Local directories that the REST API and UI may import catalog files from. "
         "The CLI may import any path; the web may not read the server's files outside these.",
     )
-    catalog_allowed_hosts: list[str] = Field(
+    catalog_allowed_hosts: CommaList = Field(
         default_factory=list,
         description="Hosts that URL and git imports may read from. Empty: any public host; "
         "loopback and private addresses only when listed here.",
@@ -88,9 +94,9 @@ class Settings(BaseSettings):
         pattern="^(open|invite|domains|closed)$",
         description="Who may sign up: anyone, invited emails, allowed domains, or nobody.",
     )
-    signup_allowed_domains: list[str] = Field(default_factory=list, description="For signup_policy=domains.")
+    signup_allowed_domains: CommaList = Field(default_factory=list, description="For signup_policy=domains.")
     signup_auto_approve: bool = Field(False, description="Approve new developers at once instead of by an admin.")
-    admin_emails: list[str] = Field(default_factory=list, description="Accounts with these emails are admins.")
+    admin_emails: CommaList = Field(default_factory=list, description="Accounts with these emails are admins.")
     session_hours: int = Field(12, ge=1, description="How long a sign-in lasts.")
     login_max_failures: int = Field(5, ge=1, description="Failed sign-ins per email or IP before throttling.")
     login_window_seconds: int = Field(900, ge=1, description="The window those failures are counted over.")
@@ -107,7 +113,7 @@ class Settings(BaseSettings):
     oauth_token_seconds: int = Field(900, ge=60, le=86400, description="Lifetime of an OAuth2 access token.")
     oauth_audience: str = Field("devhub-gateway", description="The `aud` of access tokens; the gateway checks it.")
     # The gateway (data plane)
-    gateway_key_headers: list[str] = Field(
+    gateway_key_headers: CommaList = Field(
         default_factory=lambda: ["x-api-key"], description="Request headers the gateway reads API keys from."
     )
     gateway_redis_failure: str = Field(
