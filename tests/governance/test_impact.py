@@ -73,3 +73,31 @@ def test_a_breaking_publish_tells_the_owners_of_the_apps_that_called_it(client, 
     assert client.get(f"{BASE}/2.0.0/impact", headers=outsider).status_code in (403, 404)
     page = client.get("/apis/default/pets/v/2.0.0/governance", headers=owner)
     assert "Consumers affected" in page.text and "caller" in page.text
+
+
+def test_the_gateway_snapshot_carries_deprecation_headers(client, db, settings, tmp_path):
+    from devhub.gateway.snapshot import load_snapshot
+
+    register_apis(db, settings, tmp_path / "catalog", ["pets"])
+    owner = bearer(
+        db,
+        settings,
+        make_account(db, settings, "o@example.com", teams={"group:default/team-a": "member"}),
+        scopes=("read", "write"),
+    )
+    text = (SPECS / "pets-1.0.0.yaml").read_text()
+    assert client.post(BASE, headers=owner, json={"version": "1.0.0", "definition": text}).status_code == 201
+    assert load_snapshot(db.engine).deprecation_headers("api:default/pets", "1.0.0", "getPet") == ()
+    put = lambda **body: client.put(f"{BASE}/1.0.0/deprecation", headers=owner, json=body)  # noqa: E731
+    assert put(operation="getPet", sunset="2031-01-01").status_code == 200
+    snapshot = load_snapshot(db.engine)
+    headers = dict(snapshot.deprecation_headers("api:default/pets", "1.0.0", "getPet"))
+    assert headers["Sunset"] == "Wed, 01 Jan 2031 00:00:00 GMT" and headers["Deprecation"].startswith("@")
+    assert dict(snapshot.deprecation_headers("api:default/pets", "1.0.0", "GET /pets/{id}")) == headers  # by template too
+    assert snapshot.deprecation_headers("api:default/pets", "1.0.0", "addPet") == ()
+    assert put(sunset="2030-06-01").status_code == 200  # the whole version, earlier: every operation says so
+    snapshot = load_snapshot(db.engine)
+    assert dict(snapshot.deprecation_headers("api:default/pets", "1.0.0", "addPet"))["Sunset"].endswith(
+        "2030 00:00:00 GMT"
+    )
+    assert "01 Jun 2030" in dict(snapshot.deprecation_headers("api:default/pets", "1.0.0", "getPet"))["Sunset"]

@@ -219,17 +219,20 @@ def _bump_access_version(session: Session, flush_context, instances) -> None:
     """Replace the access token in the same transaction as any change the gateway must see, wherever in
     the code the change is made: a missed call site would leave a revoked key working."""
     changed = chain(session.new, session.dirty, session.deleted)
-    if not any(isinstance(row, WATCHED) or _account_status_changed(row) for row in changed):
+    if not any(isinstance(row, WATCHED) or _gateway_relevant(row) for row in changed):
         return
     token = secrets.randbits(62)
     if session.execute(update(AccessState).where(AccessState.id == 1).values(version=token)).rowcount == 0:
         session.add(AccessState(id=1, version=token))
 
 
-def _account_status_changed(row: object) -> bool:
-    """A person's account approved, rejected or revoked: their applications' credentials follow it."""
+def _gateway_relevant(row: object) -> bool:
+    """Other rows the gateway reads: a person's account status (their applications' credentials follow
+    it) and deprecations (the `Deprecation`/`Sunset` headers it adds)."""
     from devhub.identity.models import User
 
+    if getattr(row, "__tablename__", None) == "governance_deprecations":
+        return True
     return isinstance(row, User) and inspect(row).attrs.status.history.has_changes()
 
 

@@ -166,8 +166,11 @@ class Snapshot:
         operations: dict[tuple[int, str], _Matcher],
         jwks: KeySet,
         spec_mark: int = 0,
+        deprecations: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] | None = None,
     ) -> None:
         self.version = version
+        # (api_ref, version, operation or "") -> the Deprecation/Sunset headers of calls to it
+        self.deprecations = deprecations or {}
         self.spec_mark = spec_mark  # the newest published spec version id when loaded
         self.routes = routes
         self.keys = keys
@@ -179,6 +182,14 @@ class Snapshot:
     @classmethod
     def empty(cls) -> Snapshot:
         return cls(0, {}, {}, {}, {}, {}, KeySet([]))
+
+    def deprecation_headers(self, api_ref: str | None, version: str | None, operation: str | None) -> tuple:
+        """`Deprecation` and `Sunset` headers for a call to this operation (its own deprecation, else its
+        version's); empty when neither is deprecated."""
+        if api_ref is None or not self.deprecations:
+            return ()
+        found = self.deprecations.get((api_ref, version or "", operation or ""))
+        return found if found is not None else self.deprecations.get((api_ref, version or "", ""), ())
 
     def route_for(self, path: str) -> tuple[Route, str] | None:
         """The route with the longest prefix of `path` ending on a segment boundary, and the rest of the
@@ -409,7 +420,32 @@ def _load(connection: Connection, version: int, spec_mark: int = 0) -> Snapshot:
     jwks = KeySet.import_key_set({"keys": public}) if public else KeySet([])
 
     operations = _load_operations(connection, product_apis)
-    return Snapshot(version, routes, keys, clients, grants, operations, jwks, spec_mark)
+    deprecations = _load_deprecations(connection)
+    return Snapshot(version, routes, keys, clients, grants, operations, jwks, spec_mark, deprecations)
+
+
+def _load_deprecations(connection: Connection) -> dict[tuple[str, str, str], tuple[tuple[str, str], ...]]:
+    """Header values per deprecated version ("" operation) and operation, computed once per snapshot by
+    governance's pure function; an operation is keyed by its operationId and by `METHOD /template`, the two
+    names `operation_for` gives."""
+    from devhub.governance.models import Deprecation
+    from devhub.governance.service import deprecation_headers
+
+    rows = connection.execute(select(Deprecation.__table__)).all()
+    whole = {(row.api_ref, row.version): row for row in rows if not row.anchor}
+    out: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}
+    for (api_ref, version), row in whole.items():
+        out[(api_ref, version, "")] = tuple(deprecation_headers(row).items())
+    for row in rows:
+        if not row.anchor:
+            continue
+        headers = tuple(deprecation_headers(whole.get((row.api_ref, row.version)), row).items())
+        names = [row.operation_id] if row.operation_id else []
+        if row.method and row.path:
+            names.append(f"{row.method.upper()} {row.path}")
+        for name in names:
+            out[(row.api_ref, row.version, name)] = headers
+    return out
 
 
 def _load_operations(connection: Connection, product_apis: dict[int, list[tuple[str, str | None]]]):
