@@ -225,7 +225,11 @@ def main() -> None:
         print(f"\nb/c = {b['rate'] / c['rate']:.2f}   b/a = {b['rate'] / a['rate']:.2f}")
 
         half = b["rate"] / 2
-        delay = max(0.0, conns / half * 1000 - b["p50"])  # per-connection pause giving ~half of (b)'s rate
+        # wrk paces each connection by `delay` ms after each response: rate = conns / (delay + latency).
+        # One short calibration run measures that latency at about this load.
+        delay = conns / half * 1000
+        probe = wrk(f"http://127.0.0.1:{gw_port}/bench/", 3, conns, auth, delay_ms=delay)
+        delay = max(0.0, delay - (conns / probe["rate"] * 1000 - delay))
         ha = wrk(f"http://127.0.0.1:{up_port}/", seconds, conns, {}, delay_ms=delay)
         hb = wrk(f"http://127.0.0.1:{gw_port}/bench/", seconds, conns, auth, delay_ms=delay)
         print(f"\nAt half of (b)'s maximum (~{half:,.0f} requests/s, wrk delay {delay:.1f} ms per connection):")

@@ -460,3 +460,41 @@ def test_two_gateway_processes_share_limits_and_see_a_revocation_within_a_second
         for process in processes:
             process.wait(15)
     assert all(process.returncode == 0 for process in processes), [p.stdout.read() for p in processes]
+
+
+def test_expect_100_continue_is_answered_by_the_gateway(gateway, world):
+    body = b"a" * 1000
+    head = (
+        f"POST /payments/upload HTTP/1.1\r\nHost: gw\r\nX-Api-Key: {world.key}\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        data = b""
+        while not data.rstrip().endswith(b"}"):
+            data += sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 200 ")
+    seen = json.loads(data.split(b"\r\n\r\n", 1)[1])
+    assert seen["body_length"] == len(body) and "expect" not in seen["headers"]
+
+
+def test_breaker_opens_after_consecutive_failures_and_one_probe_closes_it(monkeypatch):
+    from devhub.gateway import upstream
+
+    clock = [100.0]
+    monkeypatch.setattr(upstream.time, "monotonic", lambda: clock[0])
+    breaker = upstream.CircuitBreaker(threshold=2, open_seconds=5)
+    breaker.failure()
+    assert breaker.allow()
+    breaker.failure()
+    assert breaker.state == "open" and not breaker.allow() and breaker.retry_after() == 5
+    clock[0] += 5
+    assert breaker.allow() and not breaker.allow()  # one probe at a time
+    breaker.failure()  # the probe failed: open again
+    assert breaker.state == "open"
+    clock[0] += 5
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.state == "closed" and breaker.allow() and breaker.allow()

@@ -42,6 +42,7 @@ _HOP = frozenset(
         b"transfer-encoding",
         b"upgrade",
         b"content-length",
+        b"expect",  # the gateway answers 100-continue itself and streams the body anyway
     }
 )
 _SET_UP = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
@@ -49,6 +50,9 @@ _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"})
 _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,200}$")
 _PROBLEM = b"application/problem+json"
+# Small batches often rather than one big batch a second: the flush's Python work holds the GIL, and at
+# thousands of calls a second a one-second batch stalled the event loop long enough to show in p99.
+METER_FLUSH_SECONDS = 0.1
 
 
 def _connection_named(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes] | None:
@@ -86,7 +90,7 @@ class Gateway:
         self.store = await asyncio.to_thread(SnapshotStore, self._engine, self.settings.gateway_poll_seconds)
         self.auth = Authenticator(self.settings)
         self.limiter = make_limiter(self.settings)
-        self.meter = Meter(self._engine)
+        self.meter = Meter(self._engine, flush_seconds=METER_FLUSH_SECONDS)
         self._limit_headers, self._call_record = headers, CallRecord
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.store.watch()), loop.create_task(self.meter.run())]
@@ -268,6 +272,9 @@ class Gateway:
                 title = "Gateway Timeout" if status == 504 else "Bad Gateway"
                 self._problem(request, status, title, str(exc), extra, product, started, None, observe=False)
                 return
+            except BaseException:  # the client left while its body was sent: no verdict on the upstream
+                breaker.release()
+                raise
             breaker.success()
             status = response.status
             reply = extra + limit_headers

@@ -37,7 +37,7 @@ _BODY_HIGH = 1 << 18  # pause reading a client once this much of its body waits 
 class Body:
     """The request body as it arrives: `await read()` gives the next chunk, b"" at the end."""
 
-    __slots__ = ("_buffered", "_chunks", "_error", "_proto", "_waiter", "complete", "received")
+    __slots__ = ("_buffered", "_chunks", "_error", "_proto", "_waiter", "complete", "expect_continue", "received")
 
     def __init__(self, proto: HttpProtocol) -> None:
         self._proto = proto
@@ -47,6 +47,7 @@ class Body:
         self._waiter: asyncio.Future | None = None
         self.received = 0
         self._error: Exception | None = None
+        self.expect_continue = False
 
     def _feed(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
@@ -80,6 +81,9 @@ class Body:
                 return b""
             if self._error is not None:
                 raise self._error
+            if self.expect_continue:  # the client waits for a go-ahead before sending the body
+                self.expect_continue = False
+                self._proto.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._waiter = self._proto.loop.create_future()
             try:
                 await self._waiter
@@ -224,12 +228,14 @@ class HttpProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self.parser
         headers = self._headers
-        has_body = False
+        has_body = expect = False
         for name, value in headers:
             if name == b"content-length":
                 has_body = value.strip() not in (b"0", b"")
             elif name == b"transfer-encoding":
                 has_body = True
+            elif name == b"expect":
+                expect = value.lower() == b"100-continue"
         request = Request(
             self,
             parser.get_method(),
@@ -240,6 +246,7 @@ class HttpProtocol(asyncio.Protocol):
             has_body,
             self.client,
         )
+        request.body.expect_continue = expect and has_body
         self._current = request
         if self.busy:
             self._queue.append(request)

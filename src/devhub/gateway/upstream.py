@@ -109,6 +109,7 @@ class _Connection(asyncio.Protocol):
         self._error: UpstreamError | None = None
         self._write_paused = False
         self._drain: asyncio.Future | None = None
+        self._framed = True
 
     # --- asyncio.Protocol -------------------------------------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -116,6 +117,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.closed = True
+        if not self.done and self.status >= 200 and not self._framed and exc is None:
+            self.done = True  # a body delimited by the end of the connection (no length, not chunked)
+            self._wake()
         if not self.done:
             error = UpstreamReset("the upstream closed the connection" + (f": {exc}" if exc else ""))
             self._fail(error)
@@ -148,6 +152,7 @@ class _Connection(asyncio.Protocol):
         if self.status < 200:  # 1xx interim response: ignore it, the real one follows
             self._headers = []
             return
+        self._framed = any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self._headers)
         if self._head is not None and not self._head.done():
             self._head.set_result(None)
 
@@ -358,7 +363,7 @@ class UpstreamPool:
                 if reused and body is None and not conn.got_bytes:
                     continue  # a stale keep-alive connection: the request never reached a live upstream
                 raise
-            except UpstreamError:
+            except BaseException:  # an upstream failure, or the client's body broke off (client gone)
                 conn.transport.close()
                 raise
             return UpstreamResponse(self, origin, conn, self.read_timeout, head_only)
@@ -428,6 +433,10 @@ class CircuitBreaker:
             return False
         self.probing = True
         return True
+
+    def release(self) -> None:
+        """A call that ended with neither outcome (the client left): let another probe go."""
+        self.probing = False
 
     def success(self) -> None:
         self.failures = 0
