@@ -498,3 +498,13 @@ def test_breaker_opens_after_consecutive_failures_and_one_probe_closes_it(monkey
     assert breaker.allow()
     breaker.success()
     assert breaker.state == "closed" and breaker.allow() and breaker.allow()
+
+
+def test_cli_has_the_gateway_and_serve_can_leave_it_out():
+    from typer.testing import CliRunner
+
+    from devhub.cli import app
+
+    runner = CliRunner()
+    assert "--workers" in runner.invoke(app, ["gateway", "--help"]).output
+    assert "--no-gateway" in runner.invoke(app, ["serve", "--help"]).output

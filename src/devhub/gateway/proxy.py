@@ -135,7 +135,7 @@ class Gateway:
             request.respond(200, [(b"content-type", b"application/json")], b'{"status":"ok"}')
             return
 
-        request_id = trace = host = None
+        request_id = trace = host = connection = None
         for name, value in request.headers:
             if name == b"x-request-id":
                 request_id = value
@@ -143,6 +143,8 @@ class Gateway:
                 trace = value
             elif name == b"host":
                 host = value
+            elif name == b"connection":
+                connection = True
         if request_id is None or not _REQUEST_ID.match(request_id):
             request_id = b"%032x" % getrandbits(128)  # an id, not a secret: no system call for randomness
         extra = [(b"x-request-id", request_id)]
@@ -215,7 +217,9 @@ class Gateway:
             upstream_target += "?" + (
                 raw_query.decode("latin-1") if len(kept_query) == len(query) else urlencode(kept_query)
             )
-        hop = _connection_named(request.headers)
+        hop = _connection_named(request.headers) if connection else None
+        # What `strip` took out (the credential, forged identity headers), by the names as they came in.
+        dropped = {name.encode("latin-1") for name in headers.keys() - kept.keys()}
         lines = [
             b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (request.method, upstream_target.encode("latin-1"), origin.host_header)
         ]
@@ -231,7 +235,7 @@ class Gateway:
                 elif name == b"content-length":
                     length = value
                 continue
-            if name.decode("latin-1") not in kept or name == b"x-request-id" or name == b"traceparent":
+            if name in dropped or name == b"x-request-id" or name == b"traceparent":
                 continue
             lines.append(b"%s: %s\r\n" % (name, value))
         if trace is None or not _TRACEPARENT.match(trace):
