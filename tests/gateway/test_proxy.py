@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from devhub.db import Database
 from devhub.gateway.models import GatewayCall
 from devhub.settings import Settings
-from tests.conftest import IN_CI, bearer, make_account
+from tests.conftest import bearer, make_account
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TEAM = "group:default/team-a"
@@ -375,22 +375,6 @@ def test_many_calls_leave_exactly_as_many_metering_rows(gateway, world, db):
 # --- two `devhub gateway` processes sharing PostgreSQL and Redis ---------------------------------------------
 
 
-@pytest.fixture
-def shared_redis(request) -> str:
-    if "redis_url" in request.fixturenames or request._fixturemanager.getfixturedefs("redis_url", request.node):
-        return request.getfixturevalue("redis_url")
-    url = os.environ.get("DEVHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"Redis at {url} is unavailable: {exc} (CI=true: Redis must be there)")
-        pytest.skip(f"Redis at {url} is unavailable: {exc}")
-    return url
-
-
 def _spawn_gateway(database_url: str, redis_url: str, port: int, data_dir: Path) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -420,16 +404,13 @@ def _wait_up(url: str, process: subprocess.Popen) -> None:
 
 @pytest.mark.postgres
 def test_two_gateway_processes_share_limits_and_see_a_revocation_within_a_second(
-    client, db, settings, upstream, shared_redis, tmp_path
+    client, db, settings, upstream, redis_url, tmp_path
 ):
     if db.is_sqlite:
         pytest.skip("several gateway processes share PostgreSQL")
-    import redis
-
-    redis.Redis.from_url(shared_redis).flushdb()
     world = _setup(client, db, settings, upstream)
     ports = [_free_port(), _free_port()]
-    processes = [_spawn_gateway(db.url, shared_redis, port, tmp_path) for port in ports]
+    processes = [_spawn_gateway(db.url, redis_url, port, tmp_path) for port in ports]
     try:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for url, process in zip(urls, processes, strict=True):
