@@ -489,3 +489,27 @@ def test_cli_has_the_gateway_and_serve_can_leave_it_out():
     runner = CliRunner()
     assert "--workers" in runner.invoke(app, ["gateway", "--help"]).output
     assert "--no-gateway" in runner.invoke(app, ["serve", "--help"]).output
+
+
+def test_idle_and_slow_clients_are_disconnected(monkeypatch, world, db, gateway_settings):
+    from devhub.gateway import server
+
+    monkeypatch.setattr(server, "SWEEP_SECONDS", 0.05)
+    monkeypatch.setattr(server, "KEEPALIVE_SECONDS", 0.3)
+    monkeypatch.setattr(server, "HEAD_SECONDS", 0.1)
+    running = RunningGateway(gateway_settings, db.engine)
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=5) as slow:
+            slow.sendall(b"GET /payments/x HTTP/1.1\r\nHost: gw\r\n")  # never finishes its head
+            assert slow.recv(100) == b""
+        with socket.create_connection(("127.0.0.1", running.port), timeout=5) as idle:
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
+            reply = b""
+            while not reply.endswith(b"}"):
+                reply += idle.recv(1000)
+            assert reply.startswith(b"HTTP/1.1 200 ")
+            started = time.monotonic()
+            assert idle.recv(100) == b""  # closed after the keep-alive timeout
+            assert time.monotonic() - started >= 0.2
+    finally:
+        running.stop()

@@ -32,6 +32,9 @@ log = logging.getLogger("devhub.gateway")
 
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 _BODY_HIGH = 1 << 18  # pause reading a client once this much of its body waits for the upstream
+KEEPALIVE_SECONDS = 75.0  # an idle keep-alive connection is closed after this (nginx's default)
+HEAD_SECONDS = 30.0  # a request head must arrive whole within this (slow-header clients)
+SWEEP_SECONDS = 5.0
 
 
 class Body:
@@ -108,10 +111,10 @@ class Request:
         self.client: str = client
 
     # --- answering ---------------------------------------------------------------------------------------
-    def start(self, status: int, headers: list[tuple[bytes, bytes]], length: int | None) -> None:
+    def start(self, status: int, headers: list[tuple[bytes, bytes]], length: int | None, body: bytes = b"") -> None:
         """Write the status line and headers; `length` None streams the body chunked (close on HTTP/1.0).
 
-        Several writes of a small response are joined by the caller into one `respond` (one syscall)."""
+        `body` (with its `length`) goes out in the same write: one system call for a small response."""
         proto = self._proto
         if not self.body.complete:
             self.keep_alive = False  # the rest of an unread body would be taken for the next request
@@ -132,7 +135,9 @@ class Request:
             parts.append(b"connection: close\r\n")
             self.keep_alive = False
         parts.append(b"\r\n")
-        proto.head_only = self.method == b"HEAD"
+        proto.head_only = head_only = self.method == b"HEAD"
+        if body and not head_only:
+            parts.append(body)
         proto.write(b"".join(parts))
 
     async def write(self, data: bytes) -> None:
@@ -154,9 +159,7 @@ class Request:
 
     def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """A whole response at once (errors, /metrics)."""
-        self.start(status, headers, len(body))
-        if body and not self._proto.head_only:
-            self._proto.write(body)
+        self.start(status, headers, len(body), body)
 
 
 Handler = Callable[[Request], Awaitable[None]]
@@ -182,6 +185,8 @@ class HttpProtocol(asyncio.Protocol):
         self.write_paused = False
         self._drain: asyncio.Future | None = None
         self._reading_paused = False
+        self.last_data = self.loop.time()
+        self.in_head = False  # part of a request head has arrived, not all of it
 
     # --- asyncio.Protocol ---------------------------------------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -199,6 +204,7 @@ class HttpProtocol(asyncio.Protocol):
             self._drain.set_exception(ConnectionResetError("the client went away"))
 
     def data_received(self, data: bytes) -> None:
+        self.last_data = self.loop.time()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -216,6 +222,7 @@ class HttpProtocol(asyncio.Protocol):
 
     # --- httptools callbacks ------------------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self.in_head = True
         self._url = b""
         self._headers = []
 
@@ -226,6 +233,7 @@ class HttpProtocol(asyncio.Protocol):
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
         parser = self.parser
         headers = self._headers
         has_body = expect = False
@@ -279,6 +287,7 @@ class HttpProtocol(asyncio.Protocol):
         finally:
             self.server.in_flight -= 1
             self.busy = False
+            self.last_data = self.loop.time()
         if self.closing or not request.keep_alive:
             self.transport.close()
             return
@@ -333,15 +342,31 @@ class GatewayServer:
         self.tasks: set[asyncio.Task] = set()
         self.in_flight = 0
         self._server: asyncio.base_events.Server | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> int:
         """Start listening; answers the port (useful with port 0)."""
         if sock is None:
             sock = bind_socket(host, port, reuse_port=False)
         self._server = await self.loop.create_server(lambda: HttpProtocol(self), sock=sock, backlog=2048)
+        self._sweeper = self.loop.call_later(SWEEP_SECONDS, self._sweep)
         return self._server.sockets[0].getsockname()[1]
 
+    def _sweep(self) -> None:
+        """Close idle keep-alive connections and clients that send a request head too slowly (one timer for
+        all connections instead of one per request)."""
+        now = self.loop.time()
+        for conn in list(self.connections):
+            if conn.busy or conn.transport is None:
+                continue
+            quiet = now - conn.last_data
+            if quiet > KEEPALIVE_SECONDS or (conn.in_head and quiet > HEAD_SECONDS):
+                conn.transport.close()
+        self._sweeper = self.loop.call_later(SWEEP_SECONDS, self._sweep)
+
     async def shutdown(self, grace: float = 10.0) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections):
