@@ -51,8 +51,10 @@ _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$
 _REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,200}$")
 _PROBLEM = b"application/problem+json"
 # Small batches often rather than one big batch a second: the flush's Python work holds the GIL, and at
-# thousands of calls a second a one-second batch stalled the event loop long enough to show in p99.
-METER_FLUSH_SECONDS = 0.1
+# thousands of calls a second a big batch stalls the event loop long enough to show in p99. Measured at half
+# of one worker's maximum (docs/benchmarks.md): p99 19.6 ms flushing every 1 s, 6-7 ms every 0.1 s, 4.7-4.9 ms
+# every 0.03 s, with the same throughput. An idle gateway's flush writes nothing (no transaction).
+METER_FLUSH_SECONDS = 0.03
 
 
 def _connection_named(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes] | None:
