@@ -10,7 +10,8 @@ Needs `nginx` and `wrk` from Debian (`apt-get install -y nginx-light wrk`); the 
   (c) wrk through nginx (one worker) as a plain reverse proxy with keep-alive upstream connections;
 
 then prints requests/s, p50 and p99 of each with the ratios b/c and b/a; then (a) and (b) again at half of
-(b)'s maximum rate (wrk's `delay()` paces each connection) to give the latency the gateway adds at that load;
+(b)'s maximum rate (wrk's `delay()` paces each connection with exponential think times, as independent
+clients would) to give the latency the gateway adds at that load;
 then, with `--redis`, (b) with Redis-backed limits at 1 and 2 worker processes. Everything shares the
 machine's cores with wrk and the upstream: compare ratios, and note the load average printed with them.
 """
@@ -160,7 +161,9 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], delay
     script = None
     if delay_ms is not None:
         fd, script = tempfile.mkstemp(suffix=".lua")
-        os.write(fd, f"function delay() return {delay_ms:.3f} end\n".encode())
+        # Exponential think times (independent clients): a fixed delay lines the connections up in bursts.
+        lua = f"function delay() return -{delay_ms:.3f} * math.log(1 - math.random()) end\n"
+        os.write(fd, lua.encode())
         os.close(fd)
         command += ["-s", script]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
