@@ -513,3 +513,34 @@ def test_idle_and_slow_clients_are_disconnected(monkeypatch, world, db, gateway_
             assert time.monotonic() - started >= 0.2
     finally:
         running.stop()
+
+
+def test_calls_to_a_deprecated_operation_carry_deprecation_and_sunset(gateway, world, client, db, settings, tmp_path):
+    from tests.specs.conftest import register_apis
+
+    register_apis(db, settings, tmp_path / "catalog", ["pets"])
+    owner = bearer(
+        db, settings, make_account(db, settings, "pets@example.com", teams={TEAM: "member"}), ("read", "write")
+    )
+    spec = (Path(__file__).parent.parent / "governance" / "specs" / "pets-1.0.0.yaml").read_text()
+    published = client.post(
+        "/api/v1/apis/default/pets/versions", headers=owner, json={"version": "1.0.0", "definition": spec}
+    )
+    assert published.status_code == 201, published.text
+    assert client.patch("/api/v1/products/payments", headers=owner, json={"apis": [{"api": "pets"}]}).status_code == 200
+    deprecation = {"operation": "getPet", "sunset": "2031-01-01"}
+    assert (
+        client.put("/api/v1/apis/default/pets/versions/1.0.0/deprecation", headers=owner, json=deprecation).status_code
+        == 200
+    )
+    time.sleep(0.3)  # the gateway polls the access token every 0.05 s here
+    with httpx.Client(base_url=gateway.url, headers={"x-api-key": world.key}) as http:
+        deprecated = http.get("/payments/pets/7")
+        assert deprecated.status_code == 200
+        assert deprecated.headers["sunset"] == "Wed, 01 Jan 2031 00:00:00 GMT"
+        assert deprecated.headers["deprecation"].startswith("@")
+        assert "sunset" not in http.post("/payments/pets", content=b"{}").headers  # addPet is not deprecated
+    gateway.stop()
+    with db.engine.connect() as connection:
+        operations = set(connection.scalars(select(GatewayCall.operation)))
+    assert operations == {"getPet", "addPet"}  # matched once, used for the headers and the record

@@ -261,6 +261,7 @@ class Gateway:
 
         status = 502
         bytes_out = 0
+        matched = None  # the operation, once matched (for deprecation headers, then metering)
         try:
             try:
                 response = await self.pool.request(
@@ -284,6 +285,9 @@ class Gateway:
             breaker.success()
             status = response.status
             reply = extra + limit_headers
+            if snapshot.deprecations:  # Deprecation and Sunset (RFC 9745, 8594) for deprecated operations
+                matched = snapshot.operation_for(route.product_id, method, rest)
+                reply += [(n.encode(), v.encode()) for n, v in snapshot.deprecation_headers(*matched)]
             response_length = None
             hop_up = _connection_named(response.headers)
             for name, value in response.headers:
@@ -321,11 +325,13 @@ class Gateway:
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.observe(product, status, elapsed)
-            self._meter(snapshot, route, consumer, method, rest, status, elapsed, request.body.received, bytes_out)
+            self._meter(
+                snapshot, route, consumer, method, rest, status, elapsed, request.body.received, bytes_out, matched
+            )
 
     # --- helpers ------------------------------------------------------------------------------------------
-    def _meter(self, snapshot, route, consumer, method, path, status, elapsed, bytes_in, bytes_out) -> None:
-        api_ref, version, operation = snapshot.operation_for(route.product_id, method, path)
+    def _meter(self, snapshot, route, consumer, method, path, status, elapsed, bytes_in, bytes_out, matched) -> None:
+        api_ref, version, operation = matched or snapshot.operation_for(route.product_id, method, path)
         grant = consumer.grant
         self.meter.record(
             self._call_record(
