@@ -206,11 +206,11 @@ def create_app(
     viewer: Principal = Depends(get_principal),
     actor: Actor = Depends(get_actor),
 ) -> CreatedApplicationOut:
-    app = service.create_app(session, viewer, body, actor)
-    key = credentials.create_key(session, app, "sandbox", "sandbox", actor)
-    client = credentials.create_client(session, app, "sandbox", actor)
+    registered = credentials.register_app(session, viewer, body, actor)
     return CreatedApplicationOut(
-        **app_out(session, app).model_dump(), sandbox_key=issued_key_out(key), sandbox_client=issued_client_out(client)
+        **app_out(session, registered.app).model_dump(),
+        sandbox_key=issued_key_out(registered.key),
+        sandbox_client=issued_client_out(registered.client),
     )
 
 

@@ -255,3 +255,21 @@ def authenticate_client(session: Session, client_id: str, secret: str) -> Client
 
 def _tell(session: Session, settings: Settings, app: Application, subject: str, body: str) -> None:
     notify(session, settings, app_users(session, app), f"{app.name}: {subject}", body, f"/apps/{app.uid}")
+
+
+@dataclass
+class RegisteredApp:
+    app: Application
+    key: IssuedKey
+    client: IssuedClient
+
+
+def register_app(session: Session, viewer, data, actor: Actor) -> RegisteredApp:
+    """Register an application with its sandbox credentials (a key and a client), usable at once: the one
+    way every surface (REST, pages, Get access) creates applications."""
+    from devhub.apps.service import create_app
+
+    app = create_app(session, viewer, data, actor)
+    return RegisteredApp(
+        app, create_key(session, app, "sandbox", "sandbox", actor), create_client(session, app, "sandbox", actor)
+    )

@@ -295,9 +295,10 @@ def get_access(
         if values["app"]:
             app = service.get_app(session, values["app"], viewer)
         else:
-            app = service.create_app(session, viewer, ApplicationIn(name=values["app_name"] or product.name), actor)
-            issued_key = credentials.create_key(session, app, "sandbox", "sandbox", actor)
-            issued_client = credentials.create_client(session, app, "sandbox", actor)
+            registered = credentials.register_app(
+                session, viewer, ApplicationIn(name=values["app_name"] or product.name), actor
+            )
+            app, issued_key, issued_client = registered.app, registered.key, registered.client
         subscription = service.subscribe(session, settings, viewer, app, plan, actor)
     except (Problem, ValidationError) as exc:
         session.rollback()
@@ -621,9 +622,8 @@ def create_app(
             team=values["team"] or None,
             callback_urls=values["callback_urls"].split(),
         )
-        app = service.create_app(session, viewer, data, actor)
-        issued_key = credentials.create_key(session, app, "sandbox", "sandbox", actor)
-        issued_client = credentials.create_client(session, app, "sandbox", actor)
+        registered = credentials.register_app(session, viewer, data, actor)
+        app, issued_key, issued_client = registered.app, registered.key, registered.client
     except (Problem, ValidationError) as exc:
         session.rollback()
         return _app_form(request, viewer, None, values, error=_message(exc), status_code=_status(exc))
