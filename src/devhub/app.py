@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
@@ -23,6 +24,12 @@ API_DESCRIPTION = (
     "lists paginate with `page` and `size`."
 )
 
+# Coroutines `loop(database, settings)` every portal process runs in the background; one per line.
+BACKGROUND_LOOPS = (
+    "devhub.catalog.tasks:refresh_loop",
+    "devhub.governance.tasks:notices_loop",
+)
+
 
 def create_app(settings: Settings | None = None, *, run_background_tasks: bool = True) -> FastAPI:
     settings = settings or get_settings()
@@ -32,11 +39,10 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task] = []
         if run_background_tasks:
-            from devhub.catalog.tasks import refresh_loop
-            from devhub.governance.tasks import notices_loop
-
-            tasks.append(asyncio.create_task(refresh_loop(database, settings)))
-            tasks.append(asyncio.create_task(notices_loop(database, settings)))
+            for name in BACKGROUND_LOOPS:
+                module, function = name.split(":")
+                loop = getattr(importlib.import_module(module), function)
+                tasks.append(asyncio.create_task(loop(database, settings)))
         try:
             yield
         finally:
@@ -75,33 +81,32 @@ def create_app(settings: Settings | None = None, *, run_background_tasks: bool =
     return app
 
 
+# The modules whose `router` the portal includes, JSON API first, then pages; one per line.
+ROUTER_MODULES = (
+    "devhub.system.api",
+    "devhub.identity.api",
+    "devhub.identity.scim",
+    "devhub.catalog.api",
+    "devhub.specs.api",
+    "devhub.docs.api",
+    "devhub.search.api",
+    "devhub.governance.api",
+    "devhub.apps.api",
+    "devhub.apps.oauth_api",
+    "devhub.notify.api",
+    "devhub.identity.views",
+    "devhub.identity.oidc",
+    "devhub.catalog.views",
+    "devhub.specs.views",
+    "devhub.docs.views",
+    "devhub.docs.guide_views",
+    "devhub.search.views",
+    "devhub.governance.views",
+    "devhub.apps.views",
+    "devhub.notify.views",
+)
+
+
 def _include_routers(app: FastAPI) -> None:
-    from devhub.apps import api as apps_api
-    from devhub.apps import oauth_api
-    from devhub.catalog import api as catalog_api
-    from devhub.catalog import views as catalog_views
-    from devhub.docs import api as docs_api
-    from devhub.docs import guide_views
-    from devhub.docs import views as docs_views
-    from devhub.governance import api as governance_api
-    from devhub.governance import views as governance_views
-    from devhub.identity import api as identity_api
-    from devhub.identity import oidc, scim
-    from devhub.identity import views as identity_views
-    from devhub.notify import api as notify_api
-    from devhub.search import api as search_api
-    from devhub.search import views as search_views
-    from devhub.specs import api as specs_api
-    from devhub.specs import views as specs_views
-    from devhub.system import api as system_api
-
-    api_routers = (system_api, identity_api, scim, catalog_api, specs_api, docs_api, search_api)
-    page_routers = (identity_views, oidc, catalog_views, specs_views, docs_views, guide_views, search_views)
-    api_routers = (*api_routers, governance_api, apps_api, oauth_api, notify_api)
-    page_routers = (*page_routers, governance_views)
-    from devhub.apps import views as apps_views
-    from devhub.notify import views as notify_views
-
-    page_routers = (*page_routers, apps_views, notify_views)
-    for module in (*api_routers, *page_routers):
-        app.include_router(module.router)
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(name).router)

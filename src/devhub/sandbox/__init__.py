@@ -1,0 +1,1 @@
+"""The spec-driven sandbox: every published OpenAPI version answered from its definition, behind the gateway."""
