@@ -1,5 +1,6 @@
 """Every domain's tables, imported in one place so `Base.metadata` is complete for Alembic and tests."""
 
+from devhub.analytics import models as analytics_models
 from devhub.apps import models as apps_models
 from devhub.audit import models as audit_models
 from devhub.catalog import models as catalog_models
@@ -15,6 +16,7 @@ from devhub.specs import models as specs_models
 
 __all__ = [
     "Base",
+    "analytics_models",
     "apps_models",
     "audit_models",
     "catalog_models",
