@@ -51,6 +51,7 @@ class Product(Base):
     visibility: Mapped[str] = mapped_column(String(16), default="internal")
     access_teams: Mapped[list] = mapped_column(JSON, default=list)  # for private products
     gateway_path: Mapped[str] = mapped_column(String(255), unique=True)  # the gateway's path prefix
+    hosts: Mapped[list] = mapped_column(JSON, default=list)  # host names routed to it (no port), lowercase
     sandbox_url: Mapped[str | None] = mapped_column(String(2048))
     production_url: Mapped[str | None] = mapped_column(String(2048))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
@@ -59,7 +60,7 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     apis: Mapped[list[ProductApi]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True, order_by="ProductApi.api_ref"
+        cascade="all, delete-orphan", passive_deletes=True, order_by="(ProductApi.api_ref, ProductApi.id)"
     )
     plans: Mapped[list[Plan]] = relationship(
         back_populates="product", cascade="all, delete-orphan", passive_deletes=True, order_by="Plan.id"
@@ -67,13 +68,20 @@ class Product(Base):
 
 
 class ProductApi(Base):
-    """An API (and optionally one of its versions; all versions when None) offered by a product."""
+    """An API offered by a product: one version (pinned), or the newest published one when `version` is None.
+
+    `path` is the entry's own segment under the product's gateway prefix (`v1` → `/payments/v1/...`), so
+    that two versions of one API can be served side by side; without it the entry is served at the prefix
+    itself. One product offers an API version once, and each path once (checked by the service).
+    """
 
     __tablename__ = "apps_product_apis"
 
-    product_id: Mapped[int] = mapped_column(ForeignKey("apps_products.id", ondelete="CASCADE"), primary_key=True)
-    api_ref: Mapped[str] = mapped_column(String(REF_LENGTH), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("apps_products.id", ondelete="CASCADE"), index=True)
+    api_ref: Mapped[str] = mapped_column(String(REF_LENGTH))
     version: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(String(255))  # "v1" or "v1/beta": lowercase, no outer slashes
 
 
 class Plan(Base):
