@@ -12,6 +12,7 @@ from devhub.identity import models as identity_models
 from devhub.mail import models as mail_models
 from devhub.notify import models as notify_models
 from devhub.search import models as search_models
+from devhub.slo import models as slo_models
 from devhub.specs import models as specs_models
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "mail_models",
     "notify_models",
     "search_models",
+    "slo_models",
     "specs_models",
 ]
