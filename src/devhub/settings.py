@@ -132,6 +132,7 @@ class Settings(BaseSettings):
     gateway_breaker_seconds: float = Field(10.0, gt=0, description="How long an open breaker refuses calls (503).")
     gateway_poll_seconds: float = Field(0.25, gt=0, description="How often the gateway checks for access changes.")
     gateway_shutdown_seconds: float = Field(10.0, ge=0, description="Grace for in-flight calls on shutdown.")
+    gateway_url: str | None = Field(None, description="Public gateway URL (console curl); unset: http://host:port.")
     # Mail (no host: messages only land in the outbox, which admins read in the portal)
     smtp_host: str | None = None
     smtp_port: int = 587
