@@ -191,6 +191,7 @@ RULES: dict[str, Rule] = {
     "apps.create": Rule(_signed_in, "write", "register applications and see one's own"),
     "apps.manage": Rule(owns_app, "write", "change an application, its subscriptions and credentials (resource: app)"),
     "signing_keys.manage": Rule(_admin, "admin", "rotate and retire the OAuth2 token signing keys"),
+    "console.call": Rule(owns_app, "write", "call an API from its docs with an app's credential (resource: app)"),
     "notifications.read": Rule(_signed_in, "read", "read and dismiss one's notifications"),
     # Accounts.
     "account.read": Rule(_has_account, "read", "see one's own account, even while pending"),
