@@ -133,6 +133,15 @@ class Settings(BaseSettings):
     gateway_poll_seconds: float = Field(0.25, gt=0, description="How often the gateway checks for access changes.")
     gateway_shutdown_seconds: float = Field(10.0, ge=0, description="Grace for in-flight calls on shutdown.")
     gateway_url: str | None = Field(None, description="Public gateway URL (console curl); unset: http://host:port.")
+    # Usage analytics: roll-ups of gateway calls and how long each resolution is kept
+    usage_rollup_seconds: float = Field(5.0, ge=0, description="Period of the usage roll-up loop; 0 turns it off.")
+    usage_rollup_batch: int = Field(50_000, ge=100, description="Most gateway calls one roll-up transaction reads.")
+    usage_minute_retention_hours: int = Field(48, ge=1, description="How long minute buckets are kept.")
+    usage_hour_retention_days: int = Field(90, ge=1, description="How long hour buckets are kept.")
+    usage_day_retention_days: int = Field(800, ge=1, description="How long day buckets are kept.")
+    usage_gap_grace_seconds: int = Field(
+        300, ge=1, description="Longest wait for a call id still being written before the roll-up passes it."
+    )
     # Mail (no host: messages only land in the outbox, which admins read in the portal)
     smtp_host: str | None = None
     smtp_port: int = 587
