@@ -24,12 +24,13 @@ from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from devhub.apps.credentials import authenticate_client
-from devhub.apps.models import Application, ClientCredential, SigningKey
+from devhub.apps.credentials import authenticate_client, client_status, key_status
+from devhub.apps.models import ApiKey, Application, ClientCredential, SigningKey
 from devhub.apps.service import access_for
 from devhub.audit import service as audit
 from devhub.audit.service import Actor
 from devhub.db import utcnow
+from devhub.identity.policy import Principal, owns_app, require
 from devhub.problems import NotFound, Problem
 from devhub.settings import Settings
 
@@ -166,6 +167,50 @@ def issue_token(
     }
     token = jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, private)
     return IssuedAccessToken(token, ttl, claims["scope"])
+
+
+CONSOLE_AUDIENCE = "devhub-console"
+CONSOLE_TOKEN_HEADER = "x-devhub-console-token"
+CONSOLE_TOKEN_SECONDS = 60
+
+
+def issue_console_token(session: Session, settings: Settings, credential_id: str, viewer: Principal) -> str:
+    """A one-minute token that lets the portal's try-it console call the gateway as one credential.
+
+    Secrets are stored hashed, so the portal cannot present a developer's key; it vouches for the
+    credential instead, signed like access tokens (the gateway already holds the JWKS): `sub` is the API
+    key's public id or the OAuth2 client id, `aud` is `devhub-console` so an access token is never taken
+    for one. Only the application's owners get one; anyone else is told the credential does not exist.
+    """
+    app, usable = _console_credential(session, credential_id)
+    if app is None or not owns_app(viewer, app):
+        raise NotFound(f"no credential {credential_id!r}")
+    require(viewer, "console.call", app)
+    if not usable:
+        raise Problem(409, "Conflict", f"the credential {credential_id} is revoked or expired")
+    key = current_key(session) or create_signing_key(session, settings, Actor("system"))
+    private = ECKey.import_key(json.loads(_fernet(settings).decrypt(key.private_jwk_encrypted.encode())))
+    now = int(time.time())
+    claims = {
+        "iss": settings.base_url.rstrip("/"),
+        "aud": CONSOLE_AUDIENCE,
+        "sub": credential_id,
+        "iat": now,
+        "exp": now + CONSOLE_TOKEN_SECONDS,
+        "jti": secrets.token_urlsafe(12),
+    }
+    return jwt.encode({"alg": ALGORITHM, "kid": key.kid}, claims, private)
+
+
+def _console_credential(session: Session, credential_id: str) -> tuple[Application | None, bool]:
+    """The application holding an API key (by key id) or an OAuth2 client, and whether it still works."""
+    key = session.scalar(select(ApiKey).where(ApiKey.key_id == credential_id))
+    if key is not None:
+        return session.get(Application, key.application_id), key_status(key) in ("active", "grace")
+    client = session.scalar(select(ClientCredential).where(ClientCredential.client_id == credential_id))
+    if client is not None:
+        return session.get(Application, client.application_id), client_status(client) == "active"
+    return None, False
 
 
 def verify_token(session: Session, settings: Settings, token: str) -> dict:
