@@ -158,6 +158,14 @@ class Settings(BaseSettings):
     oidc_button_label: str = "Sign in with SSO"
     # SCIM provisioning: the bearer token an identity provider presents
     scim_token: str | None = Field(None, description="Bearer token for /scim/v2; SCIM is off when unset.")
+    # Service level objectives: evaluation period, burn-rate alert threshold, where alert webhooks may go
+    slo_evaluate_seconds: int = Field(60, ge=0, description="How often SLOs are evaluated; 0 turns it off.")
+    slo_burn_rate: float = Field(2.0, gt=0, description="Alert when the budget burns this many times too fast.")
+    slo_webhook_allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Hosts SLO alert webhooks may post to. Empty: any public host; loopback and private "
+        "addresses only when listed here.",
+    )
 
     @field_validator(
         "import_roots",
@@ -165,6 +173,7 @@ class Settings(BaseSettings):
         "signup_allowed_domains",
         "admin_emails",
         "gateway_key_headers",
+        "slo_webhook_allowed_hosts",
         mode="before",
     )
     @classmethod
