@@ -192,6 +192,9 @@ RULES: dict[str, Rule] = {
     "apps.manage": Rule(owns_app, "write", "change an application, its subscriptions and credentials (resource: app)"),
     "signing_keys.manage": Rule(_admin, "admin", "rotate and retire the OAuth2 token signing keys"),
     "console.call": Rule(owns_app, "write", "call an API from its docs with an app's credential (resource: app)"),
+    # Service level objectives: readers of the API see them; its owner team sets them and the alert webhook.
+    "slo.read": Rule(_anyone, "read", "see an API's objectives, compliance and alerts (filtered by visibility)"),
+    "slo.manage": Rule(_owner_team_member, "write", "set an API's objectives and alert webhook (resource: owner ref)"),
     "notifications.read": Rule(_signed_in, "read", "read and dismiss one's notifications"),
     # Accounts.
     "account.read": Rule(_has_account, "read", "see one's own account, even while pending"),
