@@ -11,6 +11,7 @@ from devhub.governance import models as governance_models
 from devhub.identity import models as identity_models
 from devhub.mail import models as mail_models
 from devhub.notify import models as notify_models
+from devhub.sandbox import models as sandbox_models
 from devhub.search import models as search_models
 from devhub.slo import models as slo_models
 from devhub.specs import models as specs_models
@@ -27,6 +28,7 @@ __all__ = [
     "identity_models",
     "mail_models",
     "notify_models",
+    "sandbox_models",
     "search_models",
     "slo_models",
     "specs_models",
