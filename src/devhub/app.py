@@ -28,6 +28,7 @@ API_DESCRIPTION = (
 BACKGROUND_LOOPS = (
     "devhub.catalog.tasks:refresh_loop",
     "devhub.governance.tasks:notices_loop",
+    "devhub.analytics.tasks:rollup_loop",
 )
 
 

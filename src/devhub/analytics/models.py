@@ -65,6 +65,7 @@ class UsageRollupState(Base):
     watermark: Mapped[int] = mapped_column(BigInteger, default=0)  # every call with id <= this is rolled up
     gap_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a missing id after the watermark
     gap_xmax: Mapped[int | None] = mapped_column(BigInteger)  # PostgreSQL: next transaction id at that time
+    gap_max_id: Mapped[int | None] = mapped_column(BigInteger)  # the highest call id read at that time
     calls_rolled: Mapped[int] = mapped_column(BigInteger, default=0)
     passes: Mapped[int] = mapped_column(BigInteger, default=0)
     last_pass_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("watermark", sa.BigInteger(), nullable=False),
         sa.Column("gap_seen_at", devhub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("gap_xmax", sa.BigInteger(), nullable=True),
+        sa.Column("gap_max_id", sa.BigInteger(), nullable=True),
         sa.Column("calls_rolled", sa.BigInteger(), nullable=False),
         sa.Column("passes", sa.BigInteger(), nullable=False),
         sa.Column("last_pass_at", devhub.db.UTCDateTime(timezone=True), nullable=True),
