@@ -133,6 +133,7 @@ class Settings(BaseSettings):
     gateway_poll_seconds: float = Field(0.25, gt=0, description="How often the gateway checks for access changes.")
     gateway_shutdown_seconds: float = Field(10.0, ge=0, description="Grace for in-flight calls on shutdown.")
     gateway_url: str | None = Field(None, description="Public gateway URL (console curl); unset: http://host:port.")
+    sandbox_url: str | None = Field(None, description="Portal URL for built-in sandbox calls; else base_url.")
     # Usage analytics: roll-ups of gateway calls and how long each resolution is kept
     usage_rollup_seconds: float = Field(5.0, ge=0, description="Period of the usage roll-up loop; 0 turns it off.")
     usage_rollup_batch: int = Field(50_000, ge=100, description="Most gateway calls one roll-up transaction reads.")
