@@ -195,6 +195,11 @@ RULES: dict[str, Rule] = {
     # Service level objectives: readers of the API see them; its owner team sets them and the alert webhook.
     "slo.read": Rule(_anyone, "read", "see an API's objectives, compliance and alerts (filtered by visibility)"),
     "slo.manage": Rule(_owner_team_member, "write", "set an API's objectives and alert webhook (resource: owner ref)"),
+    "usage.read": Rule(owns_app, "read", "see an application's usage, quotas and latest errors (resource: app)"),
+    "usage.api.read": Rule(_owner_team_member, "read", "see an API's consumers and traffic (resource: owner ref)"),
+    "usage.export": Rule(_signed_in, "read", "export monthly usage of one's and one's teams' apps (admins: all)"),
+    "usage.funnel": Rule(_admin, "admin", "see every developer's time to first call"),
+    "usage.rollup": Rule(_admin, "admin", "run a usage roll-up pass and see its progress"),
     "notifications.read": Rule(_signed_in, "read", "read and dismiss one's notifications"),
     # Accounts.
     "account.read": Rule(_has_account, "read", "see one's own account, even while pending"),
