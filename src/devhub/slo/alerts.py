@@ -1,0 +1,200 @@
+"""Burn-rate alerts: an episode opens when an objective's budget burns more than `DEVHUB_SLO_BURN_RATE` times
+too fast over both the last hour and the last 6 hours, and resolves when it no longer does.
+
+Each change is announced once: the API's owner team gets a portal notification and a mail (the outbox,
+and SMTP when configured), and the owners' webhook, when set, a JSON POST. Opening claims the episode by
+inserting its row under the one-open-episode-per-objective unique constraint; resolving claims it by an
+UPDATE guarded on the row still being open. Several portal processes evaluating at once therefore announce
+every opening and every resolution exactly once. Webhooks are posted after the transaction commits (a
+slow receiver never holds the database), and the outcome is written back on the episode.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from devhub.catalog.kinds import parse_ref
+from devhub.catalog.models import Entity
+from devhub.db import Database, utcnow
+from devhub.notify.service import notify
+from devhub.settings import Settings
+from devhub.slo import service, webhooks
+from devhub.slo.models import OPEN, SloAlert
+
+log = logging.getLogger(__name__)
+FIRING, RESOLVED = "slo.alert.firing", "slo.alert.resolved"
+
+
+@dataclass
+class AlertEvent:
+    event: str  # FIRING | RESOLVED
+    alert_id: int
+    api_ref: str
+    webhook_url: str | None
+    payload: dict[str, Any]
+
+
+def slo_link(api_ref: str) -> str:
+    ref = parse_ref(api_ref, default_kind="api")
+    return f"/apis/{ref.namespace}/{ref.name}/slo"
+
+
+def _payload(event: str, alert: SloAlert, item: service.ObjectiveStatus, settings: Settings) -> dict[str, Any]:
+    return {
+        "event": event,
+        "api": alert.api_ref,
+        "objective": alert.objective,
+        "description": item.objective.describe(),
+        "target": alert.target,
+        "latency_ms": alert.latency_ms,
+        "burn_rate_threshold": settings.slo_burn_rate,
+        "burn_rate_1h": round(item.burn_rate_1h, 4),
+        "burn_rate_6h": round(item.burn_rate_6h, 4),
+        "budget_left": round(item.budget_left, 4),
+        "started_at": alert.started_at.isoformat(),
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "url": settings.base_url.rstrip("/") + slo_link(alert.api_ref),
+    }
+
+
+def _message(event: str, alert: SloAlert, item: service.ObjectiveStatus, settings: Settings) -> tuple[str, str]:
+    what = f"{alert.api_ref}: {item.objective.describe()}"
+    rates = f"burn rate {item.burn_rate_1h:.1f}x over 1 hour and {item.burn_rate_6h:.1f}x over 6 hours"
+    if event == FIRING:
+        body = (
+            f"The error budget of {what} is burning more than {settings.slo_burn_rate:g}x too fast: {rates}. "
+            f"{item.budget_left:.1f}% of the budget is left."
+        )
+        return f"SLO burning: {what}", body
+    lasted = int(((alert.resolved_at or utcnow()) - alert.started_at).total_seconds() // 60)
+    body = f"The budget of {what} is no longer burning too fast ({rates}), after {lasted} minutes."
+    return f"SLO resolved: {what}", body
+
+
+def _tell_owners(session: Session, settings: Settings, entity: Entity, subject: str, body: str) -> int:
+    from devhub.apps.service import team_users
+
+    users = team_users(session, entity.owner_ref) if entity.owner_ref else []
+    return notify(session, settings, users, subject, body, slo_link(entity.ref))
+
+
+def _open(session: Session, entity: Entity, item: service.ObjectiveStatus, now: datetime) -> SloAlert | None:
+    alert = SloAlert(
+        api_ref=entity.ref,
+        objective=item.objective.kind,
+        target=item.objective.target,
+        latency_ms=item.objective.latency_ms,
+        started_at=now,
+        open_marker=OPEN,
+        burn_rate_1h=item.burn_rate_1h,
+        burn_rate_6h=item.burn_rate_6h,
+        peak_burn_rate_1h=item.burn_rate_1h,
+        budget_left=item.budget_left,
+        notified=0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(alert)
+    except IntegrityError:
+        return None  # another process opened this episode and announces it
+    return alert
+
+
+def _resolve(session: Session, alert: SloAlert, now: datetime) -> bool:
+    claimed = session.execute(
+        update(SloAlert)
+        .where(SloAlert.id == alert.id, SloAlert.open_marker == OPEN)
+        .values(open_marker=None, resolved_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(alert)
+    return claimed == 1
+
+
+def evaluate_api(session: Session, settings: Settings, entity: Entity, now: datetime | None = None) -> list[AlertEvent]:
+    """Open or resolve this API's alert episodes; tell the owners in the portal and by mail."""
+    now = now or utcnow()
+    spec = service.spec_of(session, entity)
+    current = service.status(session, spec, settings.slo_burn_rate, now)
+    events: list[AlertEvent] = []
+    for item in current.objectives:
+        alert = item.open_alert
+        if item.firing and alert is None:
+            alert = _open(session, entity, item, now)
+            event = FIRING if alert is not None else None
+        elif item.firing:
+            alert.peak_burn_rate_1h = max(alert.peak_burn_rate_1h, item.burn_rate_1h)
+            event = None
+        elif alert is not None:
+            event = RESOLVED if _resolve(session, alert, now) else None
+        else:
+            event = None
+        if event is None:
+            continue
+        subject, body = _message(event, alert, item, settings)
+        alert.notified += _tell_owners(session, settings, entity, subject, body)
+        events.append(AlertEvent(event, alert.id, entity.ref, spec.webhook_url, _payload(event, alert, item, settings)))
+    events.extend(_resolve_dropped(session, settings, entity, spec, now))
+    session.flush()
+    return events
+
+
+def _resolve_dropped(session: Session, settings: Settings, entity: Entity, spec, now: datetime) -> list[AlertEvent]:
+    """Episodes of objectives removed since they opened end with the objective, announced like any other."""
+    kinds = {o.kind for o in spec.objectives}
+    events = []
+    for alert in service.open_alerts_of(session, entity.ref):
+        if alert.objective in kinds or not _resolve(session, alert, now):
+            continue
+        subject = f"SLO resolved: {entity.ref}: the {alert.objective} objective was removed"
+        alert.notified += _tell_owners(session, settings, entity, subject, subject + ".")
+        payload = {"event": RESOLVED, "api": entity.ref, "objective": alert.objective, "removed": True}
+        payload.update(started_at=alert.started_at.isoformat(), resolved_at=now.isoformat())
+        events.append(AlertEvent(RESOLVED, alert.id, entity.ref, spec.webhook_url, payload))
+    return events
+
+
+def refs_to_evaluate(session: Session) -> list[str]:
+    """APIs with an objective, and those with an open episode (an SLO removed while alerting ends it)."""
+    refs = [entity.ref for entity, _ in service.apis_with_slos(session)]
+    still_open = set(session.scalars(select(SloAlert.api_ref).where(SloAlert.open_marker == OPEN)))
+    return refs + sorted(still_open - set(refs))
+
+
+def deliver(database: Database, settings: Settings, events: list[AlertEvent]) -> None:
+    """Post each event to its webhook (after the commit that recorded it) and keep the outcome."""
+    for event in events:
+        if not event.webhook_url:
+            continue
+        result = webhooks.post(event.webhook_url, event.payload, settings)
+        if not result.startswith("delivered"):
+            log.warning("SLO webhook for %s: %s", event.api_ref, result)
+        with database.session() as session:
+            alert = session.get(SloAlert, event.alert_id)
+            if alert is not None:
+                alert.webhook_result = f"{event.event.rsplit('.', 1)[-1]} {result}"[:2000]
+
+
+def run_once(database: Database, settings: Settings, now: datetime | None = None) -> list[AlertEvent]:
+    """One evaluation pass of every SLO, then webhook delivery: the loop's body and `devhub slo check`.
+    Each API is evaluated in its own transaction, so one failing API does not hold up the others."""
+    with database.session() as session:
+        refs = refs_to_evaluate(session)
+    events: list[AlertEvent] = []
+    for ref in refs:
+        try:
+            with database.session() as session:
+                entity = session.scalar(select(Entity).where(Entity.ref == ref))
+                if entity is not None:
+                    events.extend(evaluate_api(session, settings, entity, now))
+        except Exception:
+            log.exception("SLO evaluation of %s failed", ref)
+    deliver(database, settings, events)
+    return events

@@ -1,0 +1,213 @@
+"""SLOs of an API: the spec in force, compliance and budget from gateway data, owners' settings, alert history.
+
+Measurements come from the analytics roll-ups (`devhub.analytics.service.api_window`), never from raw call
+rows: a 28-day window of a busy API is a few hundred day and hour buckets, not millions of calls. Alerting
+(`alerts.py`) reuses `status` so the page, the API and the alert always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from devhub.audit import service as audit
+from devhub.audit.service import Actor
+from devhub.catalog.models import Entity
+from devhub.db import utcnow
+from devhub.identity.policy import Principal, visible_entities
+from devhub.pagination import Page, PageRequest
+from devhub.problems import Problem
+from devhub.slo import budget
+from devhub.slo.models import OPEN, SloAlert, SloSettings
+from devhub.slo.objectives import (
+    ANNOTATION_PREFIX,
+    Objective,
+    ObjectiveError,
+    Spec,
+    annotations_of,
+    check_environment,
+    check_latency_ms,
+    check_target,
+    check_window,
+    resolve,
+)
+from devhub.slo.webhooks import WebhookError, check_url
+
+SETTABLE = ("availability_target", "latency_target", "latency_ms", "window_days", "environment", "webhook_url")
+MAX_APIS = 5000
+
+
+class InvalidObjective(Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(422, "Invalid objective", detail)
+
+
+@dataclass
+class ObjectiveStatus:
+    objective: Objective
+    window: budget.Tally
+    compliance: float | None  # percent over the SLO window
+    budget_left: float  # percent of the window's error budget
+    burn_rate_1h: float
+    burn_rate_6h: float
+    firing: bool
+    open_alert: SloAlert | None = None
+
+
+@dataclass
+class ApiStatus:
+    api_ref: str
+    spec: Spec
+    objectives: list[ObjectiveStatus]
+    evaluated_at: datetime
+    threshold: float
+
+
+# --- The spec in force ----------------------------------------------------------------------------------
+
+
+def settings_row(session: Session, api_ref: str) -> SloSettings | None:
+    return session.scalar(select(SloSettings).where(SloSettings.api_ref == api_ref))
+
+
+def spec_of(session: Session, entity: Entity) -> Spec:
+    return resolve(entity.ref, annotations_of(entity.body), settings_row(session, entity.ref))
+
+
+def defined_refs(session: Session, entities: list[Entity]) -> set[str]:
+    """The refs among `entities` with at least one objective (annotation or portal): for scorecards."""
+    rows = {}
+    refs = [e.ref for e in entities]
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        rows.update((r.api_ref, r) for r in session.scalars(select(SloSettings).where(SloSettings.api_ref.in_(chunk))))
+    return {e.ref for e in entities if resolve(e.ref, annotations_of(e.body), rows.get(e.ref)).defined}
+
+
+def apis_with_slos(session: Session, viewer: Principal | None = None) -> list[tuple[Entity, Spec]]:
+    """APIs with at least one objective, by title; only those `viewer` may see (all when None)."""
+    set_in_portal = select(SloSettings.api_ref)
+    query = select(Entity).where(
+        func.lower(Entity.kind) == "api",
+        or_(Entity.ref.in_(set_in_portal), cast(Entity.body, Text).contains(ANNOTATION_PREFIX)),
+    )
+    if viewer is not None:
+        query = query.where(visible_entities(viewer))
+    entities = list(session.scalars(query.order_by(Entity.sort_key, Entity.id).limit(MAX_APIS)))
+    refs = [e.ref for e in entities]
+    rows = {r.api_ref: r for r in session.scalars(select(SloSettings).where(SloSettings.api_ref.in_(refs)))}
+    found = [(e, resolve(e.ref, annotations_of(e.body), rows.get(e.ref))) for e in entities]
+    return [(entity, spec) for entity, spec in found if spec.defined]
+
+
+# --- Measuring ------------------------------------------------------------------------------------------
+
+
+def _window(session: Session, spec: Spec, since: datetime, until: datetime):
+    from devhub.analytics.service import api_window
+
+    environment = None if spec.environment == "all" else spec.environment
+    return api_window(session, spec.api_ref, since, until, environment=environment)
+
+
+def status(session: Session, spec: Spec, threshold: float, now: datetime | None = None) -> ApiStatus:
+    """Compliance, budget left and burn rates of each objective, with its open alert, at `now`."""
+    now = now or utcnow()
+    objectives: list[ObjectiveStatus] = []
+    if spec.objectives:
+        long_stats = _window(session, spec, now - timedelta(days=spec.window_days), now)
+        hour_stats = _window(session, spec, now - budget.SHORT_WINDOW, now)
+        six_hour_stats = _window(session, spec, now - budget.LONG_WINDOW, now)
+        open_alerts = {a.objective: a for a in open_alerts_of(session, spec.api_ref)}
+        for objective in spec.objectives:
+            window = budget.tally(objective, long_stats)
+            short = budget.burn_rate(objective, budget.tally(objective, hour_stats))
+            long = budget.burn_rate(objective, budget.tally(objective, six_hour_stats))
+            objectives.append(
+                ObjectiveStatus(
+                    objective=objective,
+                    window=window,
+                    compliance=budget.compliance(window),
+                    budget_left=budget.budget_left(objective, window),
+                    burn_rate_1h=short,
+                    burn_rate_6h=long,
+                    firing=budget.firing(short, long, threshold),
+                    open_alert=open_alerts.get(objective.kind),
+                )
+            )
+    return ApiStatus(spec.api_ref, spec, objectives, now, threshold)
+
+
+def open_alerts_of(session: Session, api_ref: str) -> list[SloAlert]:
+    query = select(SloAlert).where(SloAlert.api_ref == api_ref, SloAlert.open_marker == OPEN)
+    return list(session.scalars(query.order_by(SloAlert.id)))
+
+
+def alert_history(session: Session, api_ref: str, page: PageRequest) -> Page[SloAlert]:
+    total = session.scalar(select(func.count()).select_from(SloAlert).where(SloAlert.api_ref == api_ref)) or 0
+    query = select(SloAlert).where(SloAlert.api_ref == api_ref).order_by(SloAlert.started_at.desc(), SloAlert.id.desc())
+    return Page(list(session.scalars(query.offset(page.offset).limit(page.size))), total, page)
+
+
+# --- Owners' settings -----------------------------------------------------------------------------------
+
+
+def _validated(changes: dict[str, Any], settings) -> dict[str, Any]:
+    clean = dict(changes)
+    try:
+        for key, check in (
+            ("availability_target", check_target),
+            ("latency_target", check_target),
+            ("latency_ms", check_latency_ms),
+            ("window_days", check_window),
+            ("environment", check_environment),
+        ):
+            if clean.get(key) is not None:
+                clean[key] = check(clean[key])
+        if clean.get("webhook_url"):
+            clean["webhook_url"] = check_url(clean["webhook_url"].strip(), settings, resolve_host=False)
+        elif "webhook_url" in clean:
+            clean["webhook_url"] = None
+    except (ObjectiveError, WebhookError) as exc:
+        raise InvalidObjective(str(exc)) from None
+    return clean
+
+
+def update_settings(
+    session: Session, settings, entity: Entity, changes: dict[str, Any], actor: Actor
+) -> SloSettings | None:
+    """Change the fields given (None clears one, falling back to the annotation); audited. A latency target
+    and its threshold are set together. Returns the row, or None when nothing is set in the portal any more."""
+    unknown = set(changes) - set(SETTABLE)
+    if unknown:
+        raise InvalidObjective(f"unknown fields: {', '.join(sorted(unknown))}")
+    clean = _validated(changes, settings)
+    row = settings_row(session, entity.ref) or SloSettings(api_ref=entity.ref)
+    merged = {key: clean.get(key, getattr(row, key)) for key in SETTABLE}
+    if (merged["latency_target"] is None) != (merged["latency_ms"] is None):
+        raise InvalidObjective("a latency objective needs both a target percentage and a threshold in ms")
+    for key, value in clean.items():
+        setattr(row, key, value)
+    row.updated_by, row.updated_at = actor.name, utcnow()
+    shown = {k: ("(set)" if k == "webhook_url" and v else v) for k, v in clean.items()}  # webhook URLs hold tokens
+    audit.record(session, actor, "slo.update", entity.ref, **shown)
+    if all(getattr(row, key) is None for key in SETTABLE):
+        if row.id is not None:
+            session.delete(row)
+            session.flush()
+        return None
+    session.add(row)
+    session.flush()
+    return row
+
+
+def clear_settings(session: Session, entity: Entity, actor: Actor) -> None:
+    row = settings_row(session, entity.ref)
+    if row is not None:
+        session.delete(row)
+        audit.record(session, actor, "slo.clear", entity.ref)
+        session.flush()
