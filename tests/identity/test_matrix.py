@@ -595,6 +595,28 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/oauth2/token"): Entry(
         own_credentials, url("/oauth2/token", data={"grant_type": "client_credentials", "client_id": "x"})
     ),
+    # The sandbox: authenticated by the gateway's signature, not by who browses; private APIs answer 404 unsigned.
+    ("GET", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
+        own_credentials, url("/sandbox/default/{api}/1.0.0/pets"), by_visibility=True
+    ),
+    ("POST", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
+        own_credentials, url("/sandbox/default/{api}/1.0.0/pets", json={"name": "rex"})
+    ),
+    ("PUT", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
+        own_credentials, url("/sandbox/default/{api}/1.0.0/pets/1", json={"name": "rex"})
+    ),
+    ("PATCH", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
+        own_credentials, url("/sandbox/default/{api}/1.0.0/pets/1", json={"name": "rex"})
+    ),
+    ("DELETE", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
+        own_credentials, url("/sandbox/default/{api}/1.0.0/pets/1")
+    ),
+    ("OPTIONS", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
+        own_credentials, url("/sandbox/default/{api}/1.0.0/pets")
+    ),
+    ("TRACE", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
+        own_credentials, url("/sandbox/default/{api}/1.0.0/pets")
+    ),
     ("GET", "/.well-known/jwks.json"): Entry(anyone, url("/.well-known/jwks.json")),
     ("GET", "/.well-known/oauth-authorization-server"): Entry(anyone, url("/.well-known/oauth-authorization-server")),
     ("GET", "/api/v1/notifications"): Entry(signed_in, url("/api/v1/notifications")),
@@ -630,6 +652,21 @@ ROUTES: dict[tuple[str, str], Entry] = {
         owner_team, "/apis/default/{api}/v/1.0.0/deprecation", data={"operation": "ping", "sunset": "2031-01-01"}
     ),
     ("GET", "/governance/scorecards"): Entry(anyone, url("/governance/scorecards")),
+    # SLOs: readers of the API see them; its owner team sets them.
+    ("GET", "/api/v1/slos"): Entry(anyone, url("/api/v1/slos")),
+    ("GET", "/api/v1/apis/{namespace}/{name}/slo"): entity_entry(sees, "/api/v1/apis/default/{api}/slo"),
+    ("PATCH", "/api/v1/apis/{namespace}/{name}/slo"): entity_entry(
+        owner_team, "/api/v1/apis/default/{api}/slo", json={"availability_target": 99.5}
+    ),
+    ("DELETE", "/api/v1/apis/{namespace}/{name}/slo"): entity_entry(owner_team, "/api/v1/apis/default/{api}/slo"),
+    ("GET", "/api/v1/apis/{namespace}/{name}/slo/alerts"): entity_entry(sees, "/api/v1/apis/default/{api}/slo/alerts"),
+    ("GET", "/slos"): Entry(anyone, url("/slos")),
+    ("GET", "/apis/{namespace}/{name}/slo"): entity_entry(sees, "/apis/default/{api}/slo"),
+    ("POST", "/apis/{namespace}/{name}/slo"): entity_entry(
+        owner_team,
+        "/apis/default/{api}/slo",
+        data={"availability_target": "99.5", "latency_target": "99", "latency_ms": "300"},
+    ),
     # Guides belong to the entity: readers see them, the owner team writes them.
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides"): entity_entry(sees, "/api/v1/docs/{entity}/guides"),
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides/{slug:path}"): Entry(
