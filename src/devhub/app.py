@@ -96,6 +96,7 @@ ROUTER_MODULES = (
     "devhub.apps.api",
     "devhub.apps.oauth_api",
     "devhub.notify.api",
+    "devhub.analytics.api",
     "devhub.slo.api",
     "devhub.sandbox.api",
     "devhub.identity.views",
@@ -108,6 +109,7 @@ ROUTER_MODULES = (
     "devhub.governance.views",
     "devhub.apps.views",
     "devhub.notify.views",
+    "devhub.analytics.views",
     "devhub.slo.views",
 )
 

@@ -1,7 +1,7 @@
 """Roll-ups of the gateway's call records.
 
 `usage_series` names one combination of the dimensions reports group by (application, subscription,
-credential, API, version, operation, environment, status class); `usage_buckets` holds, per series, one row
+credential, API, version, operation, environment, status); `usage_buckets` holds, per series, one row
 per minute, hour or day with the call count, latency sum and maximum, bytes, and a mergeable latency
 histogram (`histogram.py`). Dimensions live once per series instead of in every bucket: a bucket row stays
 small and a dashboard finds an API's or an application's buckets through a few hundred series ids.
@@ -40,6 +40,7 @@ class UsageSeries(Base):
     version: Mapped[str | None] = mapped_column(String(64))
     operation: Mapped[str | None] = mapped_column(String(1024))
     environment: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[int] = mapped_column(SmallInteger)  # the HTTP status answered (429: refused by a limit)
     status_class: Mapped[int] = mapped_column(SmallInteger)  # 1..5 (status // 100), 0 when unknown
 
 

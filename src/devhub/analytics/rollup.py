@@ -215,7 +215,7 @@ def aggregate(rows: Iterable) -> tuple[dict[str, tuple], dict[tuple[str, int, in
     firsts: dict[int, list] = {}
     for row in rows:
         status_class = row.status // 100 if 100 <= row.status < 600 else 0
-        dims = (*(row[6:]), status_class)
+        dims = (*(row[6:]), row.status, status_class)
         key = dims_by_key.get(dims)
         if key is None:
             key = dims_by_key[dims] = series_key(dims)
@@ -268,7 +268,7 @@ def _series_ids(connection: Connection, series: dict[str, tuple]) -> dict[str, i
         ids.update(connection.execute(select(_series.c.key, _series.c.id).where(_series.c.key.in_(chunk))).all())
     missing = [key for key in keys if key not in ids]
     if missing:
-        names = (*DIMENSIONS, "status_class")
+        names = (*DIMENSIONS, "status", "status_class")
         connection.execute(
             insert(_series), [{"key": key, **dict(zip(names, series[key], strict=True))} for key in missing]
         )

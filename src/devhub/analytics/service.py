@@ -13,13 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from devhub.analytics.histogram import Histogram
 from devhub.analytics.models import DAY, HOUR, MINUTE, UsageBucket, UsageSeries
+from devhub.apps.models import Application
 from devhub.db import utcnow
+from devhub.gateway.models import GatewayCall
+from devhub.identity.policy import Principal, require
 from devhub.settings import get_settings
 
 
@@ -169,3 +172,338 @@ def api_window(
     if environment is not None:
         condition = and_(condition, UsageSeries.environment == environment)
     return window_stats(session, condition, since, until)
+
+
+# --- dashboards ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A dashboard's time range: `slots` buckets of `step` seconds, the last one the current (partial) one."""
+
+    name: str
+    slots: int
+    step: int
+
+    def since(self, now: datetime) -> datetime:
+        return _floor(now, self.step) - timedelta(seconds=self.step * (self.slots - 1))
+
+    def starts(self, now: datetime) -> list[datetime]:
+        first = self.since(now)
+        return [first + timedelta(seconds=self.step * i) for i in range(self.slots)]
+
+
+PERIODS = {"24h": Period("24h", 24, HOUR), "7d": Period("7d", 168, HOUR), "30d": Period("30d", 30, DAY)}
+DEFAULT_PERIOD = "24h"
+
+
+def get_period(name: str | None) -> Period:
+    from devhub.problems import BadRequest
+
+    period = PERIODS.get(name or DEFAULT_PERIOD)
+    if period is None:
+        raise BadRequest(f"period must be one of {', '.join(PERIODS)}")
+    return period
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A breakdown of a dashboard by some series columns; latency percentiles only when asked for."""
+
+    columns: tuple[str, ...]
+    latency: bool = True
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    since: datetime
+    until: datetime
+    total: WindowStats
+    slots: list[tuple[datetime, WindowStats]]
+    groups: dict[str, list[tuple[tuple, WindowStats]]]  # name -> (values, stats), most calls first
+
+    def chart(self) -> dict:
+        """Columns for the charts (uPlot's layout: x values, then one array per line) and the table fallback."""
+        return {
+            "x": [int(start.timestamp()) for start, _ in self.slots],
+            "calls": [stats.calls for _, stats in self.slots],
+            "errors": [stats.errors for _, stats in self.slots],
+            "p50": [stats.latency.quantile(0.5) for _, stats in self.slots],
+            "p95": [stats.latency.quantile(0.95) for _, stats in self.slots],
+            "p99": [stats.latency.quantile(0.99) for _, stats in self.slots],
+        }
+
+
+def dashboard(
+    session: Session,
+    series_filter: ColumnElement[bool],
+    period: Period,
+    groupings: dict[str, Grouping],
+    now: datetime | None = None,
+) -> Dashboard:
+    """Totals, one point per slot and breakdowns of the series matching `series_filter`, from one query over
+    the period's buckets (hour buckets for 24 h and 7 d, day buckets for 30 d). The current slot's bucket
+    already holds every call rolled up so far, so no finer buckets are needed at the edge."""
+    now = now or utcnow()
+    starts = period.starts(now)
+    names = sorted({column for grouping in groupings.values() for column in grouping.columns})
+    query = (
+        select(
+            UsageBucket.start,
+            UsageSeries.status_class,
+            UsageBucket.calls,
+            UsageBucket.latency_sum,
+            UsageBucket.bytes_in,
+            UsageBucket.bytes_out,
+            UsageBucket.histogram,
+            *(getattr(UsageSeries, name) for name in names),
+        )
+        .join(UsageSeries, UsageSeries.id == UsageBucket.series_id)
+        .where(series_filter, UsageBucket.resolution == period.step, UsageBucket.start >= starts[0])
+    )
+    total = WindowStats()
+    slots = {start: WindowStats() for start in starts}
+    grouped: dict[str, dict[tuple, WindowStats]] = {name: {} for name in groupings}
+    positions = {name: [7 + names.index(column) for column in g.columns] for name, g in groupings.items()}
+    for row in session.execute(query):
+        start, status_class, calls, latency_sum, bytes_in, bytes_out, histogram = row[:7]
+        values = (status_class, calls, latency_sum, bytes_in, bytes_out)
+        total.add(*values, histogram)
+        slot = slots.get(start)
+        if slot is not None:
+            slot.add(*values, histogram)
+        for name, grouping in groupings.items():
+            key = tuple(row[i] for i in positions[name])
+            stats = grouped[name].get(key) or grouped[name].setdefault(key, WindowStats())
+            stats.add(*values, histogram if grouping.latency else None)
+    ordered = {
+        name: sorted(groups.items(), key=lambda item: (-item[1].calls, [str(v) for v in item[0]]))
+        for name, groups in grouped.items()
+    }
+    return Dashboard(period, starts[0], now, total, list(slots.items()), ordered)
+
+
+# --- a developer's applications ------------------------------------------------------------------------
+
+
+@dataclass
+class QuotaUse:
+    product: str
+    plan: str
+    subscription: str
+    window: str  # "day" or "month"
+    limit: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+@dataclass
+class AppUsage:
+    app: Application
+    dashboard: Dashboard
+    quotas: list[QuotaUse]
+    recent_errors: list[dict]
+
+
+APP_GROUPINGS = {
+    "credential": Grouping(("credential", "environment")),
+    "operation": Grouping(("api_ref", "version", "operation")),
+}
+
+
+def my_apps_overview(
+    session: Session, viewer: Principal, period: Period, now: datetime | None = None
+) -> list[tuple[Application, WindowStats]]:
+    """The viewer's applications (their own and their teams'; an admin's: every one) with the period's
+    totals, busiest first."""
+    require(viewer, "apps.create")
+    query = select(Application)
+    if not viewer.is_admin:
+        mine = Application.owner_user_id == viewer.user_id
+        query = query.where(or_(mine, Application.owner_team_ref.in_(sorted(viewer.teams))) if viewer.teams else mine)
+    apps = list(session.scalars(query.order_by(Application.name, Application.id)))
+    if not apps:
+        return []
+    by_app = dashboard(
+        session,
+        UsageSeries.app_id.in_([app.id for app in apps]),
+        period,
+        {"app": Grouping(("app_id",))},
+        now,
+    ).groups["app"]
+    stats = {key[0]: value for key, value in by_app}
+    rows = [(app, stats.get(app.id) or WindowStats()) for app in apps]
+    return sorted(rows, key=lambda row: (-row[1].calls, row[0].name))
+
+
+def app_usage(session: Session, app: Application, period: Period, now: datetime | None = None) -> AppUsage:
+    """An application's dashboard: totals, chart, per key and per operation, quotas, latest errors."""
+    now = now or utcnow()
+    board = dashboard(session, UsageSeries.app_id == app.id, period, APP_GROUPINGS, now)
+    return AppUsage(app, board, quota_use(session, app, now), recent_errors(session, app.id))
+
+
+def quota_use(session: Session, app: Application, now: datetime | None = None) -> list[QuotaUse]:
+    """Each live subscription's daily and monthly quota (from its plan), used and left. Used counts every
+    call recorded for the subscription in the UTC day or calendar month except the gateway's 429 answers
+    (a call refused by a limit uses no quota), in both environments, as the gateway counts."""
+    now = now or utcnow()
+    subscriptions = [
+        sub
+        for sub in app.subscriptions
+        if sub.state == "approved" and (sub.plan.quota_per_day or sub.plan.quota_per_month)
+    ]
+    if not subscriptions:
+        return []
+    day = _floor(now, DAY)
+    month = day.replace(day=1)
+    used_day: dict[int, int] = {}
+    used_month: dict[int, int] = {}
+    query = (
+        select(UsageSeries.subscription_id, UsageBucket.start, func.sum(UsageBucket.calls))
+        .join(UsageSeries, UsageSeries.id == UsageBucket.series_id)
+        .where(
+            UsageSeries.subscription_id.in_([sub.id for sub in subscriptions]),
+            UsageSeries.status != 429,
+            UsageBucket.resolution == DAY,
+            UsageBucket.start >= month,
+        )
+        .group_by(UsageSeries.subscription_id, UsageBucket.start)
+    )
+    for subscription_id, start, calls in session.execute(query):
+        used_month[subscription_id] = used_month.get(subscription_id, 0) + int(calls)
+        if start >= day:
+            used_day[subscription_id] = used_day.get(subscription_id, 0) + int(calls)
+    result = []
+    for sub in subscriptions:
+        plan = sub.plan
+        for window, limit, used in (
+            ("day", plan.quota_per_day, used_day.get(sub.id, 0)),
+            ("month", plan.quota_per_month, used_month.get(sub.id, 0)),
+        ):
+            if limit:
+                result.append(QuotaUse(plan.product.slug, plan.slug, sub.uid, window, limit, used))
+    return result
+
+
+def recent_errors(session: Session, app_id: int, limit: int = 20) -> list[dict]:
+    """The application's latest failed calls (4xx and 5xx), newest first, straight from the call records
+    (the roll-ups keep no single calls), with the request id to quote to the API's owners."""
+    calls = GatewayCall.__table__
+    query = (
+        select(calls)
+        .where(calls.c.app_id == app_id, calls.c.status >= 400)
+        .order_by(calls.c.at.desc(), calls.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "at": row.at,
+            "status": row.status,
+            "method": row.method,
+            "path": row.path,
+            "api": row.api_ref,
+            "version": row.version,
+            "operation": row.operation,
+            "credential": row.credential,
+            "environment": row.environment,
+            "request_id": getattr(row, "request_id", None),
+            "latency_ms": round(row.latency_ms, 3),
+        }
+        for row in session.execute(query)
+    ]
+
+
+# --- an API's owners -----------------------------------------------------------------------------------
+
+
+API_GROUPINGS = {
+    "application": Grouping(("app_id", "app_uid")),
+    "operation": Grouping(("version", "operation")),
+    "status": Grouping(("status",), latency=False),
+    "version": Grouping(("version",), latency=False),
+    "calls": Grouping(("app_id", "app_uid", "version", "operation"), latency=False),
+}
+
+
+@dataclass
+class DeprecatedCaller:
+    app_id: int | None
+    app_uid: str | None
+    app_name: str | None
+    version: str
+    operation: str | None  # None: the whole version is deprecated
+    calls: int
+    sunset_at: datetime | None
+
+
+@dataclass
+class ApiUsage:
+    api_ref: str
+    dashboard: Dashboard
+    app_names: dict[int, str]
+    deprecated_callers: list[DeprecatedCaller]
+
+
+def api_usage(session: Session, api_ref: str, period: Period, now: datetime | None = None) -> ApiUsage:
+    """An API's dashboard for its owners: consumers by traffic, top operations, errors by status, latency,
+    and which applications still call its deprecated versions or operations in the period."""
+    board = dashboard(session, UsageSeries.api_ref == api_ref, period, API_GROUPINGS, now)
+    ids = sorted({key[0] for key, _ in board.groups["application"] if key[0] is not None})
+    names = (
+        dict(session.execute(select(Application.id, Application.name).where(Application.id.in_(ids)))) if ids else {}
+    )
+    return ApiUsage(api_ref, board, names, deprecated_callers(session, api_ref, board.groups.pop("calls"), names))
+
+
+def deprecated_callers(
+    session: Session, api_ref: str, calls: list[tuple[tuple, WindowStats]], names: dict[int, str]
+) -> list[DeprecatedCaller]:
+    """Callers of deprecated versions and operations, matched as governance's impact matches breaking changes
+    (operationId or `METHOD /template`, see `governance.impact.operation_keys`)."""
+    from devhub.governance.impact import operation_keys
+    from devhub.governance.service import deprecations
+
+    found: dict[tuple, DeprecatedCaller] = {}
+    for deprecation in deprecations(session, api_ref):
+        keys = set(operation_keys(deprecation)) if deprecation.anchor else None
+        for (app_id, app_uid, version, operation), stats in calls:
+            if version != deprecation.version or (keys is not None and operation not in keys):
+                continue
+            slot = (app_id, version, operation if keys is not None else None)
+            caller = found.get(slot)
+            if caller is None:
+                caller = found[slot] = DeprecatedCaller(
+                    app_id, app_uid, names.get(app_id), version, slot[2], 0, deprecation.sunset_at
+                )
+            caller.calls += stats.calls
+    return sorted(found.values(), key=lambda c: (-c.calls, c.app_name or "", c.version, c.operation or ""))
+
+
+# --- who may see what ----------------------------------------------------------------------------------
+
+
+def usage_app(session: Session, uid: str, viewer: Principal) -> Application:
+    """An application whose usage the viewer may see (its owners, admins); 404 for anyone else, as for a
+    missing one."""
+    from devhub.identity.policy import owns_app
+    from devhub.problems import NotFound
+
+    app = session.scalar(select(Application).where(Application.uid == uid))
+    if app is None or not owns_app(viewer, app):
+        raise NotFound(f"no application {uid!r}")
+    require(viewer, "usage.read", app)
+    return app
+
+
+def usage_api(session: Session, namespace: str, name: str, viewer: Principal):
+    """The API entity, for its owner team and admins (404 if the viewer cannot see it, 403 if not an owner)."""
+    from devhub.specs.api import visible_api
+
+    entity = visible_api(session, namespace, name, viewer)
+    require(viewer, "usage.api.read", entity.owner_ref)
+    return entity
