@@ -4,8 +4,9 @@ Checks: an owner is set; a description; docs present (an API: a published defini
 docs-as-code annotation or a guide); the API's latest definition lints at or above the ruleset's
 `scorecards.lint_threshold`; an SLO defined; no dependency on something deprecated.
 
-"SLO defined" reads the entity annotation `devhub.io/slo` (a link or a short statement such as
-`99.9% availability over 28 days`) until the analytics domain can say whether an SLO is measured.
+"SLO defined" passes when a measured objective exists (the `devhub.io/slo-availability` or
+`devhub.io/slo-latency` annotation, or objectives set in the portal: `devhub.slo`) or when the free-text
+annotation `devhub.io/slo` (a link or a short statement such as `99.9% availability over 28 days`) is present.
 Only entities the viewer may see are scored or counted.
 """
 
@@ -22,6 +23,7 @@ from devhub.catalog.models import Entity, Relation
 from devhub.docs.models import Guide
 from devhub.governance.models import LintResult
 from devhub.identity.policy import Principal, visible_entities
+from devhub.slo.service import defined_refs as slo_defined_refs
 from devhub.specs.models import SpecVersion
 
 KINDS = ("component", "api", "system")
@@ -34,7 +36,7 @@ CHECKS = {
     "description": "the entity has a description",
     "docs": "docs are present (a published definition for an API, else techdocs or a guide)",
     "lint-score": "the latest definition's lint score is at or above the threshold",
-    "slo": f"an SLO is defined (annotation {SLO_ANNOTATION})",
+    "slo": f"an SLO is defined (objectives set on its SLO page or by devhub.io/slo-* annotations, or {SLO_ANNOTATION})",
     "no-deprecated-dependencies": "no dependency on a deprecated entity or API",
 }
 
@@ -110,6 +112,7 @@ def entity_cards(
     ):
         dependencies[source].append(target)
     deprecated = _deprecated_targets(session, {t for targets in dependencies.values() for t in targets})
+    measured = slo_defined_refs(session, [e for e in entities if e.kind.lower() in ("component", "api")])
     cards = []
     for entity in entities:
         kind_key = entity.kind.lower()
@@ -130,7 +133,9 @@ def entity_cards(
             has_docs = bool(notes.get(TECHDOCS_ANNOTATION)) or entity.ref in guides
             card.checks.append(Check("docs", has_docs))
         if kind_key in ("component", "api"):
-            card.checks.append(Check("slo", bool(str(notes.get(SLO_ANNOTATION) or "").strip())))
+            free_text = str(notes.get(SLO_ANNOTATION) or "").strip()
+            detail = "objectives measured" if entity.ref in measured else free_text[:200]
+            card.checks.append(Check("slo", entity.ref in measured or bool(free_text), detail))
         bad = sorted(t for t in dependencies.get(entity.ref, []) if t in deprecated)
         card.checks.append(Check("no-deprecated-dependencies", not bad, ", ".join(bad)))
         cards.append(card)
