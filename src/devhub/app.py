@@ -29,6 +29,7 @@ BACKGROUND_LOOPS = (
     "devhub.catalog.tasks:refresh_loop",
     "devhub.governance.tasks:notices_loop",
     "devhub.analytics.tasks:rollup_loop",
+    "devhub.slo.tasks:evaluate_loop",
 )
 
 
@@ -95,6 +96,8 @@ ROUTER_MODULES = (
     "devhub.apps.api",
     "devhub.apps.oauth_api",
     "devhub.notify.api",
+    "devhub.analytics.api",
+    "devhub.slo.api",
     "devhub.sandbox.api",
     "devhub.identity.views",
     "devhub.identity.oidc",
@@ -106,6 +109,8 @@ ROUTER_MODULES = (
     "devhub.governance.views",
     "devhub.apps.views",
     "devhub.notify.views",
+    "devhub.analytics.views",
+    "devhub.slo.views",
 )
 
 

@@ -652,6 +652,21 @@ ROUTES: dict[tuple[str, str], Entry] = {
         owner_team, "/apis/default/{api}/v/1.0.0/deprecation", data={"operation": "ping", "sunset": "2031-01-01"}
     ),
     ("GET", "/governance/scorecards"): Entry(anyone, url("/governance/scorecards")),
+    # SLOs: readers of the API see them; its owner team sets them.
+    ("GET", "/api/v1/slos"): Entry(anyone, url("/api/v1/slos")),
+    ("GET", "/api/v1/apis/{namespace}/{name}/slo"): entity_entry(sees, "/api/v1/apis/default/{api}/slo"),
+    ("PATCH", "/api/v1/apis/{namespace}/{name}/slo"): entity_entry(
+        owner_team, "/api/v1/apis/default/{api}/slo", json={"availability_target": 99.5}
+    ),
+    ("DELETE", "/api/v1/apis/{namespace}/{name}/slo"): entity_entry(owner_team, "/api/v1/apis/default/{api}/slo"),
+    ("GET", "/api/v1/apis/{namespace}/{name}/slo/alerts"): entity_entry(sees, "/api/v1/apis/default/{api}/slo/alerts"),
+    ("GET", "/slos"): Entry(anyone, url("/slos")),
+    ("GET", "/apis/{namespace}/{name}/slo"): entity_entry(sees, "/apis/default/{api}/slo"),
+    ("POST", "/apis/{namespace}/{name}/slo"): entity_entry(
+        owner_team,
+        "/apis/default/{api}/slo",
+        data={"availability_target": "99.5", "latency_target": "99", "latency_ms": "300"},
+    ),
     # Guides belong to the entity: readers see them, the owner team writes them.
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides"): entity_entry(sees, "/api/v1/docs/{entity}/guides"),
     ("GET", "/api/v1/docs/{namespace}/{kind}/{name}/guides/{slug:path}"): Entry(
