@@ -1,0 +1,184 @@
+"""The console's pages.
+
+    GET  /apis/{namespace}/{name}/v/{version}/operations/{anchor}/try   the console with your credentials
+    POST /apis/{namespace}/{name}/v/{version}/operations/{anchor}/try   make the call, show the answer
+
+The operation page carries the console's form in its cached fragment, the same for everyone; it GETs this
+page (which knows the viewer, their credentials and the CSRF token) and, with htmx, is replaced by it at
+once. The GET never calls anything: only the POST does, with the CSRF token. Under htmx (`HX-Request`)
+both answer fragments: the console section, the credential picker (`?part=credentials`, when the
+environment changes) or the result, always with status 200 so htmx swaps errors in too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from devhub.console import service
+from devhub.deps import get_session, get_settings_dep
+from devhub.identity.deps import get_principal
+from devhub.identity.policy import Principal
+from devhub.problems import Problem
+from devhub.settings import Settings
+from devhub.web import render, templates
+
+router = APIRouter(include_in_schema=False)
+SESSION = Depends(get_session, scope="function")
+TRY = "/apis/{namespace}/{name}/v/{version}/operations/{anchor}/try"
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _field(source: Any, name: str) -> str | None:
+    value = source.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _entered(target: service.Target, source: Any) -> dict[str, str]:
+    """The parameter values in a form or query string, by form name; absent ones keep their example."""
+    return {f.form_name: value for f in target.fields if (value := _field(source, f.form_name)) is not None}
+
+
+def _values(target: service.Target, entered: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Entered values by location and name, for `service.call`; only declared parameters exist here, so
+    extra form fields (`url`, `host`, ...) are never read."""
+    values: dict[str, dict[str, str]] = {}
+    for f in target.fields:
+        values.setdefault(f.location, {})[f.name] = entered.get(f.form_name, f.value)
+    return values
+
+
+def _empty(viewer: Principal, session: Session, target: service.Target) -> dict:
+    """Why there is nothing to pick, and where to go: sign in, or get access to a product offering the API."""
+    products = service.offering_products(session, viewer, target)
+    return {
+        "signed_in": viewer.signed_in,
+        "products": [(p.name, f"/products/{quote(p.slug)}") for p in products],
+        "login_url": f"/login?next={quote(target.page_url, safe='')}",
+    }
+
+
+def _context(
+    request: Request,
+    session: Session,
+    viewer: Principal,
+    target: service.Target,
+    source: Any,
+    **extra: Any,
+) -> dict[str, Any]:
+    environment = _field(source, "environment") or "sandbox"
+    environment = environment if environment in service.ENVIRONMENTS else "sandbox"
+    choices = service.choices(session, viewer, target, environment)
+    body_value = _field(source, "body")
+    return {
+        "target": target,
+        "fields": target.fields,
+        "body": target.body,
+        "action": target.page_url + "/try",
+        "live": True,
+        "values": _entered(target, source),
+        "body_value": body_value if body_value is not None else (target.body.value if target.body else ""),
+        "content_type": _field(source, "content_type"),
+        "environment": environment,
+        "choices": choices,
+        "selected": _field(source, "credential") or (choices[0].value if choices else None),
+        "empty": None if choices else _empty(viewer, session, target),
+        "result": None,
+        "error": None,
+        **extra,
+    }
+
+
+def _fragment(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    html = templates.env.get_template(name).render(request=request, **context)
+    return HTMLResponse(html, status_code=status_code, headers={"Vary": "HX-Request"})
+
+
+def _open(session: Session, viewer: Principal, namespace: str, name: str, version: str, anchor: str):
+    return service.open_operation(session, viewer, f"{namespace}/{name}", version, anchor)
+
+
+@router.get(TRY, response_class=HTMLResponse)
+def console_page(
+    request: Request,
+    namespace: str,
+    name: str,
+    version: str,
+    anchor: str,
+    session: Session = SESSION,
+    viewer: Principal = Depends(get_principal),
+):
+    target = _open(session, viewer, namespace, name, version, anchor)
+    context = _context(request, session, viewer, target, request.query_params)
+    if _is_htmx(request):
+        part = request.query_params.get("part")
+        return _fragment(
+            request, "console/credentials.html" if part == "credentials" else "console/console.html", context
+        )
+    return render(request, "console/page.html", **context)
+
+
+@router.post(TRY, response_class=HTMLResponse)
+def console_call(
+    request: Request,
+    namespace: str,
+    name: str,
+    version: str,
+    anchor: str,
+    form: FormData = Depends(form_data),
+    session: Session = SESSION,
+    settings: Settings = Depends(get_settings_dep),
+    viewer: Principal = Depends(get_principal),
+) -> Response:
+    target = _open(session, viewer, namespace, name, version, anchor)
+    if not viewer.signed_in and not _is_htmx(request):
+        query = urlencode([(k, v) for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)])
+        back = f"{target.page_url}/try?{query}"
+        return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
+    context = _context(request, session, viewer, target, form)
+    status = 200
+    try:
+        choice = _chosen(session, viewer, target, form, context)
+        context["result"] = service.call(
+            session,
+            settings,
+            viewer,
+            target,
+            choice,
+            _values(target, context["values"]),
+            _field(form, "body") if target.body else None,
+            _field(form, "content_type"),
+        )
+    except Problem as exc:
+        session.rollback()
+        context["error"], status = exc.detail or exc.title, exc.status
+    if _is_htmx(request):
+        return _fragment(request, "console/result.html", context)
+    return render(request, "console/page.html", status_code=status, **context)
+
+
+def _chosen(
+    session: Session, viewer: Principal, target: service.Target, form: FormData, context: dict[str, Any]
+) -> service.Choice:
+    """The credential picked in the form (`<credential>@<product>`); when none was, the only one there is."""
+    if not viewer.signed_in:
+        raise Problem(401, "Sign-in required", "sign in to call with your applications' credentials")
+    picked = _field(form, "credential") or ""
+    if not picked:
+        if len(context["choices"]) != 1:
+            raise Problem(422, "Invalid request", "choose which credential to call with")
+        picked = context["choices"][0].value
+    credential, _, product = picked.partition("@")
+    return service.pick(session, viewer, target, credential, context["environment"], product or None)
