@@ -155,6 +155,15 @@ class OperationView:
     def sid(self, name: str) -> str:
         return f"{self.id_prefix}{name}"
 
+    @property
+    def console_fields(self) -> list[ConsoleField]:
+        """The try-it console's parameter fields (see `console_fields`)."""
+        return console_fields(self)
+
+    @property
+    def console_body(self) -> ConsoleBody | None:
+        return console_body(self)
+
 
 def operation_view(ref: Reference, entry: OpEntry) -> OperationView:
     op = operation_object(ref, entry)
@@ -532,3 +541,88 @@ def _operation_ref_url(ref: Reference, operation_ref: str) -> str | None:
         if entry.locator == ("path", path, method):
             return entry.url
     return None
+
+
+# -- the try-it console's form -----------------------------------------------------------------------------
+
+CONSOLE_LOCATIONS = ("path", "query", "header", "cookie")
+CONSOLE_SKIPPED_HEADERS = ("accept", "content-type", "authorization", "host")
+
+
+@dataclass
+class ConsoleField:
+    """One parameter field of the try-it console, prefilled with the value the code samples use."""
+
+    name: str
+    location: str  # path | query | header | cookie
+    required: bool
+    value: str
+    type_text: str
+    description: str | None
+    is_array: bool
+    explode: bool
+    enum: list[str]
+
+    @property
+    def form_name(self) -> str:
+        """The form field's name: `query.limit`, `path.petId`."""
+        return f"{self.location}.{self.name}"
+
+
+@dataclass
+class ConsoleBody:
+    media_types: list[str]
+    value: str
+    required: bool
+
+
+def console_value_text(value: Any) -> str:
+    """A parameter value as the console's text field shows it: scalars as they are, arrays comma-joined
+    (the simple and form styles), objects as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(console_value_text(item) for item in value)
+    if isinstance(value, dict):
+        return json_text(value)
+    return str(value)
+
+
+def console_fields(view: OperationView) -> list[ConsoleField]:
+    """The parameters the console can send, path first. Left out: header parameters OpenAPI says to ignore
+    (Accept, Content-Type, Authorization) and `Host` (the console only ever calls the gateway's host)."""
+    fields = []
+    for param in view.parameters:
+        if param.location not in CONSOLE_LOCATIONS:
+            continue
+        if param.location == "header" and param.name.lower() in CONSOLE_SKIPPED_HEADERS:
+            continue
+        schema = param.schema
+        is_array = schema is not None and "array" in schema.types
+        fields.append(
+            ConsoleField(
+                name=param.name,
+                location=param.location,
+                required=param.required,
+                value=console_value_text(param.value),
+                type_text=param.type_text,
+                description=param.description,
+                is_array=is_array,
+                explode=param.explode if param.explode is not None else param.location in ("query", "cookie"),
+                enum=list(schema.enum) if schema is not None else [],
+            )
+        )
+    return sorted(fields, key=lambda f: CONSOLE_LOCATIONS.index(f.location))
+
+
+def console_body(view: OperationView) -> ConsoleBody | None:
+    """The request body field: the operation's media types (JSON first) and its example as text."""
+    if view.request_body is None or not view.request_body.contents:
+        return None
+    contents = sorted(view.request_body.contents, key=lambda media: not JSONISH.search(media.media_type))
+    media_types = [media_type for media in contents for media_type in media.media_types]
+    first = contents[0]
+    value = "" if not first.has_value else example_text(first.value)
+    return ConsoleBody(media_types, value, view.request_body.required)
