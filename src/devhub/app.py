@@ -96,6 +96,7 @@ ROUTER_MODULES = (
     "devhub.apps.api",
     "devhub.apps.oauth_api",
     "devhub.notify.api",
+    "devhub.console.api",
     "devhub.analytics.api",
     "devhub.slo.api",
     "devhub.sandbox.api",
