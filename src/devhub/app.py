@@ -110,6 +110,7 @@ ROUTER_MODULES = (
     "devhub.governance.views",
     "devhub.apps.views",
     "devhub.notify.views",
+    "devhub.console.views",
     "devhub.analytics.views",
     "devhub.slo.views",
 )
