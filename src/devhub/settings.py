@@ -167,6 +167,9 @@ class Settings(BaseSettings):
         description="Hosts SLO alert webhooks may post to. Empty: any public host; loopback and private "
         "addresses only when listed here.",
     )
+    # Sandbox: what it remembers per credential and API version (items created by POST), and how large
+    sandbox_max_items: int = Field(500, ge=10, description="Most items kept per credential and API version.")
+    sandbox_max_item_bytes: int = Field(65536, ge=1024, description="Largest item body the sandbox keeps.")
 
     @field_validator(
         "import_roots",

@@ -192,6 +192,7 @@ RULES: dict[str, Rule] = {
     "apps.manage": Rule(owns_app, "write", "change an application, its subscriptions and credentials (resource: app)"),
     "signing_keys.manage": Rule(_admin, "admin", "rotate and retire the OAuth2 token signing keys"),
     "console.call": Rule(owns_app, "write", "call an API from its docs with an app's credential (resource: app)"),
+    "sandbox.reset": Rule(_signed_in, "write", "forget the sandbox data of one's applications' credentials"),
     # Service level objectives: readers of the API see them; its owner team sets them and the alert webhook.
     "slo.read": Rule(_anyone, "read", "see an API's objectives, compliance and alerts (filtered by visibility)"),
     "slo.manage": Rule(_owner_team_member, "write", "set an API's objectives and alert webhook (resource: owner ref)"),
