@@ -8,12 +8,18 @@ have nothing to do there), and its request and response shapes are the API's own
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from devhub.deps import get_db, get_session
+from devhub.identity.deps import get_principal
+from devhub.identity.policy import Principal
+from devhub.sandbox import service
 from devhub.sandbox.compile import METHODS
 from devhub.sandbox.service import Sandbox, json_bytes
 from devhub.sandbox.state import Limits
@@ -84,3 +90,47 @@ def _serialise(body, media_type: str | None) -> bytes:
 router.routes.append(
     Route(SANDBOX_PATH, sandbox_call, methods=[method.upper() for method in METHODS], include_in_schema=False)
 )
+
+
+# --- A developer's sandbox data (JSON API) -----------------------------------------------------------------
+
+
+class SandboxData(BaseModel):
+    credential: str
+    api: str
+    version: str
+    items: int
+
+
+class SandboxDataList(BaseModel):
+    items: list[SandboxData]
+
+
+class ResetOut(BaseModel):
+    deleted: int
+
+
+@router.get("/api/v1/sandbox/data", response_model=SandboxDataList, tags=["sandbox"])
+def list_data(
+    credential: str | None = Query(None, description="One of your sandbox key ids or client ids."),
+    session: Session = Depends(get_session, scope="function"),
+    db=Depends(get_db),
+    principal: Principal = Depends(get_principal),
+) -> SandboxDataList:
+    """How many items the sandbox remembers for your applications' sandbox credentials, per API version."""
+    rows = service.data_summary(session, db.engine, principal, credential)
+    return SandboxDataList(items=[SandboxData(**row) for row in rows])
+
+
+@router.delete("/api/v1/sandbox/data", response_model=ResetOut, tags=["sandbox"])
+def reset_data(
+    api: str | None = Query(None, description="Only this API (namespace/name)."),
+    version: str | None = Query(None, description="Only this version of the API."),
+    credential: str | None = Query(None, description="Only this credential (admins: any, `anonymous` too)."),
+    session: Session = Depends(get_session, scope="function"),
+    db=Depends(get_db),
+    principal: Principal = Depends(get_principal),
+) -> ResetOut:
+    """Forget what your applications' sandbox credentials created: the sandbox starts afresh."""
+    deleted = service.reset_data(session, db.engine, principal, credential=credential, api=api, version=version)
+    return ResetOut(deleted=deleted)

@@ -14,16 +14,21 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from devhub.apps.models import ApiKey, Application, ClientCredential
 from devhub.catalog.models import Entity
+from devhub.identity.policy import Principal, require
+from devhub.problems import BadRequest, NotFound
 from devhub.sandbox import state
 from devhub.sandbox.compile import CompiledSpec, compile_spec
 from devhub.sandbox.respond import Answer, body_for, choose_media, choose_response, parse_prefer, seed_of
 from devhub.sandbox.trust import is_from_gateway
 from devhub.sandbox.validate import Rejection, SandboxRequest, validate
 from devhub.specs.models import SpecVersion
+from devhub.specs.service import normalise_api_ref
 
 ANONYMOUS = "anonymous"
 _versions = SpecVersion.__table__
@@ -115,7 +120,9 @@ class Sandbox:
         path_values = {name: values[f"p{i}"] for i, name in enumerate(template.names)}
         valid = validate(spec, operation, request, path_values, signed=caller.signed)
         prefer = parse_prefer(request.headers.get("prefer"))
-        stateful = state.Call(api_ref, version, caller.credential, request.path, operation, valid, prefer)
+        stateful = state.Call(
+            api_ref, version, caller.credential, request.path, operation, valid, prefer, request.headers.get("accept")
+        )
         remembered = state.answer(self.engine, spec, stateful, self.limits) if not prefer.code else None
         if remembered is not None:
             return remembered
@@ -181,3 +188,52 @@ class Sandbox:
 
 def json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+# --- A developer's sandbox data ----------------------------------------------------------------------------
+
+
+def developer_credentials(session: Session, principal: Principal) -> list[str]:
+    """The sandbox credentials (API key ids, OAuth2 client ids) of the applications the principal owns,
+    personally or through a team; an admin's own too, not everybody's."""
+    owned = Application.owner_user_id == principal.user_id
+    if principal.teams:
+        owned = or_(owned, Application.owner_team_ref.in_(sorted(principal.teams)))
+    apps = select(Application.id).where(owned)
+    keys = select(ApiKey.key_id).where(ApiKey.application_id.in_(apps), ApiKey.environment == "sandbox")
+    clients = select(ClientCredential.client_id).where(
+        ClientCredential.application_id.in_(apps), ClientCredential.environment == "sandbox"
+    )
+    return sorted({*session.scalars(keys), *session.scalars(clients)})
+
+
+def chosen_credentials(session: Session, principal: Principal, credential: str | None) -> list[str]:
+    """The principal's credentials, or the one named (admins may name any, "anonymous" included)."""
+    require(principal, "sandbox.reset")
+    mine = developer_credentials(session, principal)
+    if credential is None:
+        return mine
+    if credential in mine or principal.is_admin:
+        return [credential]
+    raise NotFound(f"no sandbox credential {credential!r} among your applications'")
+
+
+def data_summary(session: Session, engine: Engine, principal: Principal, credential: str | None = None) -> list[dict]:
+    return state.summary(engine, chosen_credentials(session, principal, credential))
+
+
+def reset_data(
+    session: Session,
+    engine: Engine,
+    principal: Principal,
+    *,
+    credential: str | None = None,
+    api: str | None = None,
+    version: str | None = None,
+) -> int:
+    """Forget the items the principal's credentials (or one of them) created, in every API or one."""
+    credentials = chosen_credentials(session, principal, credential)
+    api_ref = normalise_api_ref(api) if api else None
+    if version is not None and api_ref is None:
+        raise BadRequest("name the API (api=namespace/name) to reset one of its versions")
+    return state.reset(engine, credentials, api_ref, version)
