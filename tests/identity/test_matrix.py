@@ -520,42 +520,6 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/apis/{namespace}/{name}/v/{version}/operations/{anchor}"): entity_entry(
         sees, "/apis/default/{api}/v/1.0.0/operations/ping"
     ),
-    # The try-it console: the page follows the API's visibility; calls only with one's own applications'
-    # credentials (admins included: the console acts as the developer). The allowed call is refused later,
-    # as invalid (an undeclared parameter, a sandbox key for production), so no gateway is needed here.
-    ("GET", "/apis/{namespace}/{name}/v/{version}/operations/{anchor}/try"): entity_entry(
-        sees, "/apis/default/{api}/v/1.0.0/operations/ping/try"
-    ),
-    ("POST", "/apis/{namespace}/{name}/v/{version}/operations/{anchor}/try"): Entry(
-        lambda role, vis: role == APP_OWNER,
-        lambda world, role, vis: (
-            "/apis/default/open-weather/v/1.0.0/operations/ping/try",
-            {
-                "data": {
-                    "credential": f"{world.new_key(world.new_app())}@open-weather-plans",
-                    "environment": "production",
-                }
-            },
-        ),
-    ),
-    ("GET", "/api/v1/console/credentials"): entity_entry(
-        sees, "/api/v1/console/credentials?api=default/{api}&version=1.0.0&operation=ping"
-    ),
-    ("POST", "/api/v1/console/calls"): Entry(
-        lambda role, vis: role == APP_OWNER,
-        lambda world, role, vis: (
-            "/api/v1/console/calls",
-            {
-                "json": {
-                    "api": "default/open-weather",
-                    "version": "1.0.0",
-                    "operation": "ping",
-                    "credential": world.new_key(world.new_app()),
-                    "parameters": {"query": {"undeclared": "1"}},
-                }
-            },
-        ),
-    ),
     ("GET", "/apis/{namespace}/{name}/v/{version}/schemas"): entity_entry(sees, "/apis/default/{api}/v/1.0.0/schemas"),
     ("GET", "/apis/{namespace}/{name}/v/{version}/schemas.md"): entity_entry(
         sees, "/apis/default/{api}/v/1.0.0/schemas.md"
@@ -588,6 +552,19 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("PATCH", "/api/v1/products/{slug}/plans/{plan}"): entity_entry(
         owner_team, "/api/v1/products/{product}/plans/free", json={"rate_per_second": 5}
     ),
+    ("GET", "/api/v1/usage/apps"): Entry(signed_in, url("/api/v1/usage/apps")),
+    ("GET", "/api/v1/usage/apps/{uid}"): Entry(app_owner, app_route("/api/v1/usage/apps/{app}")),
+    ("GET", "/api/v1/usage/apis/{namespace}/{name}"): entity_entry(owner_team, "/api/v1/usage/apis/default/{api}"),
+    ("GET", "/api/v1/usage/exports/{month}"): Entry(signed_in, url("/api/v1/usage/exports/2026-11")),
+    ("GET", "/api/v1/usage/funnel"): Entry(admin_only, url("/api/v1/usage/funnel")),
+    ("GET", "/api/v1/usage/funnel/developers"): Entry(admin_only, url("/api/v1/usage/funnel/developers")),
+    ("GET", "/api/v1/usage/rollup"): Entry(admin_only, url("/api/v1/usage/rollup")),
+    ("POST", "/api/v1/usage/rollup"): Entry(admin_only, url("/api/v1/usage/rollup")),
+    ("GET", "/usage"): Entry(signed_in, url("/usage")),
+    ("GET", "/usage/apps/{uid}"): Entry(app_owner, app_route("/usage/apps/{app}")),
+    ("GET", "/usage/apis/{namespace}/{name}"): entity_entry(owner_team, "/usage/apis/default/{api}"),
+    ("GET", "/usage/exports"): Entry(signed_in, url("/usage/exports")),
+    ("GET", "/admin/funnel"): Entry(admin_only, url("/admin/funnel")),
     ("GET", "/api/v1/apps"): Entry(signed_in, url("/api/v1/apps")),
     ("POST", "/api/v1/apps"): Entry(signed_in, url("/api/v1/apps", json={"name": "Matrix app"})),
     ("GET", "/api/v1/apps/{app_id}"): Entry(app_owner, app_route("/api/v1/apps/{app}")),
