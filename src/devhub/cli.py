@@ -275,6 +275,7 @@ def search(
 
 
 def _register_domain_commands() -> None:
+    from devhub.analytics import cli as analytics_cli
     from devhub.apps import cli as apps_cli
     from devhub.gateway import cli as gateway_cli
     from devhub.governance import cli as governance_cli
@@ -286,6 +287,7 @@ def _register_domain_commands() -> None:
     governance_cli.register(app)
     apps_cli.register(app)
     gateway_cli.register(app)
+    analytics_cli.register(app)
 
 
 _register_domain_commands()
