@@ -4,7 +4,7 @@ Every route calls `analytics.service`, `analytics.export` or `analytics.funnel`,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -140,6 +140,11 @@ def monthly_export(
     return {"month": month, "group": group, "rows": rows}
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone (or a bare date) is read as UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 @router.get("/funnel", summary="Time to first call: the funnel of every developer's first steps (admins)")
 def funnel_summary(
     since: datetime | None = Query(None, description="Developers who signed up from this time"),
@@ -148,6 +153,7 @@ def funnel_summary(
     principal: Principal = Depends(get_principal),
 ) -> FunnelOut:
     require(principal, "usage.funnel")
+    since, until = _utc(since), _utc(until)
     people = funnel.journeys(session, since, until)
     return FunnelOut(
         developers=len(people),
@@ -169,7 +175,7 @@ def funnel_developers(
     from devhub.pagination import Page
 
     require(principal, "usage.funnel")
-    people = funnel.journeys(session, since, until)
+    people = funnel.journeys(session, _utc(since), _utc(until))
     chosen = people[page.offset : page.offset + page.size]
     items = [
         JourneyOut(
