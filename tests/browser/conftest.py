@@ -27,6 +27,7 @@ from tests.browser.quality import Gates
 from tests.conftest import IN_CI
 
 REPO = Path(__file__).resolve().parents[2]
+SECRET_KEY = "browser-tests"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -71,6 +72,18 @@ class Portal:
     def origins(self) -> set[str]:
         return {self.url, self.gateway_url}
 
+    def database(self):
+        """The portal's own database and settings, for a journey's seed (close with `.dispose()`)."""
+        from devhub.db import Database
+        from devhub.settings import Settings
+
+        settings = Settings(
+            data_dir=self.data_dir,
+            database_url=f"sqlite:///{self.data_dir / 'demo.sqlite3'}",
+            secret_key=SECRET_KEY,
+        )
+        return Database(settings.database_url), settings
+
 
 def _wait_healthy(process: subprocess.Popen, url: str, log: Path, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
@@ -108,7 +121,7 @@ def portal() -> Iterator[Portal]:
         DEVHUB_DATA_DIR=str(data_dir),
         DEVHUB_BASE_URL=url,
         DEVHUB_GATEWAY_PORT=str(gateway_port),
-        DEVHUB_SECRET_KEY="browser-tests",
+        DEVHUB_SECRET_KEY=SECRET_KEY,
         DEVHUB_SIGNUP_AUTO_APPROVE="true",  # a portal that lets new developers in at once
         DEVHUB_CATALOG_REFRESH_SECONDS="0",
         PYTHONWARNINGS="ignore",
@@ -178,6 +191,7 @@ def gates(browser, portal: Portal, screenshots_dir: Path) -> Iterator[Gates]:
     """The quality gates, watching every page of this journey's browser; asserts what it saw at the end."""
     watcher = Gates(browser, portal.origins, screenshots_dir)
     yield watcher
+    print(f"gates: {watcher.seconds}")
     watcher.assert_clean()
 
 

@@ -13,6 +13,7 @@ markup, not whether a real Tab press lands on each control.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,6 +68,13 @@ _OVERFLOW = """() => {
       if (!clipped) wide.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(rect.right)}`);
     }
   }
+  if (!wide.length) {  // an absolutely positioned descendant escapes its scroller's clip: name those
+    for (const el of document.body.querySelectorAll('*')) {
+      const rect = el.getBoundingClientRect();
+      if (rect.right > width + 1 && getComputedStyle(el).position === 'absolute')
+        wide.push(`absolute ${el.tagName.toLowerCase()}.${[...el.classList].join('.')} in ${el.parentElement.tagName.toLowerCase()} right=${Math.round(rect.right)}`);
+    }
+  }
   return [`page is ${document.documentElement.scrollWidth}px wide at ${width}px`, ...wide.slice(0, 5)];
 }"""
 
@@ -86,6 +94,7 @@ class Gates:
         self.screenshots = screenshots
         self.failures: list[str] = []
         self.checked: list[str] = []
+        self.seconds: dict[str, float] = {}
         self.requests = 0
         context.on("page", self._watch)
         for page in context.pages:
@@ -116,6 +125,7 @@ class Gates:
     def check(self, page, name: str, *, keyboard: bool = True, dark: bool = False) -> None:
         """Every gate on the current page at both widths (then back to 1280 px), plus its screenshots."""
         self.checked.append(name)
+        started = time.perf_counter()
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": HEIGHT[width]})
             page.evaluate("() => document.fonts.ready")
@@ -133,6 +143,7 @@ class Gates:
             page.screenshot(path=self.screenshots / f"{name}-{WIDTHS[0]}-dark.png", full_page=True)
             page.emulate_media(color_scheme="light")
         page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT[WIDTHS[0]]})
+        self.seconds[name] = round(time.perf_counter() - started, 2)
 
     def _no_overflow(self, page, name: str, width: int) -> None:
         overflow = page.evaluate(_OVERFLOW)
