@@ -174,3 +174,11 @@ def build_world(db: Database, settings: Settings) -> World:
 @pytest.fixture
 def world(db: Database, settings: Settings) -> World:
     return build_world(db, settings)
+
+
+@pytest.fixture
+def apis_in_catalog(db: Database, settings: Settings, tmp_path) -> None:
+    """`charges` and `refunds` API entities in the catalog, so products may offer them."""
+    from tests.specs.conftest import register_apis
+
+    register_apis(db, settings, tmp_path / "gateway-apis", ["charges", "refunds"])

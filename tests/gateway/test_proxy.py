@@ -357,19 +357,56 @@ def test_large_bodies_stream_both_ways(gateway, world):
             assert sum(len(part) for part in down.iter_bytes()) == size
 
 
+def _rows(db: Database) -> list:
+    with db.engine.connect() as connection:
+        return connection.execute(select(GatewayCall).order_by(GatewayCall.id)).all()
+
+
 def test_many_calls_leave_exactly_as_many_metering_rows(gateway, world, db):
-    async def burst() -> list[int]:
+    async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=gateway.url) as http:
-            replies = await asyncio.gather(
+            return await asyncio.gather(
                 *(http.get(f"/payments/n/{n}", headers={"x-api-key": world.key}) for n in range(40))
             )
-        return [r.status_code for r in replies]
 
-    statuses = asyncio.run(burst())
-    proxied = statuses.count(200)
-    assert proxied >= 5 and set(statuses) <= {200, 429}
+    replies = asyncio.run(burst())
+    statuses = [reply.status_code for reply in replies]
+    assert statuses.count(200) >= 5 and set(statuses) <= {200, 429}
     gateway.stop()
-    assert _calls(db) == proxied
+    rows = _rows(db)  # the refused calls too, each with the request id its caller got
+    assert len(rows) == 40
+    assert sorted((row.status, row.request_id) for row in rows) == sorted(
+        (reply.status_code, reply.headers["x-request-id"]) for reply in replies
+    )
+    assert {row.app_uid for row in rows} == {world.app_uid}
+
+
+def test_refused_calls_are_recorded_with_the_identity_known(gateway, world, db):
+    """The gateway's own refusals are call records too (analytics counts them): unknown path, no or
+    invalid credential (no identity: a key id with a wrong secret proves nothing), a valid key without a
+    subscription (its application is known), over the plan's limit, no upstream."""
+    key_id = world.other_key.split("_")[2]
+    with httpx.Client(base_url=gateway.url) as http:
+        assert http.get("/nowhere/x").status_code == 404
+        assert http.get("/payments/a").status_code == 401
+        assert http.get("/payments/a", headers={"x-api-key": world.key[:-2] + "zz"}).status_code == 401
+        assert http.get("/payments/a", headers={"x-api-key": world.other_key}).status_code == 403
+        _start_of_second()
+        statuses = [http.get("/payments/a", headers={"x-api-key": world.key}).status_code for _ in range(7)]
+    gateway.stop()
+    assert statuses.count(429) >= 1
+    rows = _rows(db)
+    assert len(rows) == 4 + 7
+    assert [(row.status, row.path, row.product_id is None) for row in rows[:4]] == [
+        (404, "/nowhere/x", True),
+        (401, "/a", False),
+        (401, "/a", False),
+        (403, "/a", False),
+    ]
+    assert [row.app_uid for row in rows[:3]] == [None, None, None]
+    assert rows[3].credential == key_id and rows[3].app_uid is not None and rows[3].environment == "sandbox"
+    assert sorted(row.status for row in rows[4:]) == sorted(statuses)
+    assert all(row.request_id and len(row.request_id) == 32 for row in rows)
 
 
 # --- two `devhub gateway` processes sharing PostgreSQL and Redis ---------------------------------------------

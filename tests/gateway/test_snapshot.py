@@ -9,6 +9,7 @@ from joserfc.jwk import KeySet
 
 from devhub.apps import credentials
 from devhub.apps.models import Application, ProductApi
+from devhub.apps.schemas import ProductApiIn, ProductUpdate
 from devhub.audit.service import SYSTEM
 from devhub.db import Database
 from devhub.gateway.auth import Authenticator, Consumer, Rejection
@@ -100,15 +101,17 @@ def test_snapshot_loads_routes_keys_grants_and_the_offered_versions_operations(w
     weather, _ = snapshot.route_for("/weather/today")
     assert weather.keyless_plan.slug == "anon" and weather.keyless_plan.rate_per_second == 3
     pid = world.products["payments"]
-    assert snapshot.operation_for(pid, "GET", "/charges/ch_1") == ("api:default/charges", "2.0", "getChargeV2")
-    assert snapshot.operation_for(pid, "POST", "/refunds") == ("api:default/refunds", "1.0", "POST /refunds")
+    scope = route.scope
+    assert snapshot.operation_for(scope, "GET", "/charges/ch_1") == ("api:default/charges", "2.0", "getChargeV2")
+    assert snapshot.operation_for(scope, "POST", "/refunds") == ("api:default/refunds", "1.0", "POST /refunds")
+    assert route.apis == (("api:default/charges", "2.0"), ("api:default/refunds", "1.0"))
 
     # publishing a version does not touch the access token: the store notices it by the newest version id
     store = SnapshotStore(world.db.engine)
     with world.db.session() as session:
         _publish(session, "api:default/charges", "3.0", [("get", "/charges/{id}", "getChargeV3")], now)
     assert store.refresh() is True and store.refresh() is False
-    assert store.current.operation_for(pid, "GET", "/charges/1") == ("api:default/charges", "3.0", "getChargeV3")
+    assert store.current.operation_for(scope, "GET", "/charges/1") == ("api:default/charges", "3.0", "getChargeV3")
 
     entry = snapshot.key(world.key_id("keys-test"))
     assert entry.environment == "sandbox" and entry.app_id == world.apps["keys"] and not entry.revoked
@@ -162,3 +165,55 @@ def test_watch_picks_up_a_plan_change_within_a_second_and_survives_errors(world,
             task.cancel()
 
     asyncio.run(scenario())
+
+
+def _offer(world, product: str, apis: list[ProductApiIn], hosts: list[str] | None = None) -> None:
+    from devhub.apps import service
+    from devhub.apps.models import Product
+    from devhub.identity.policy import OPERATOR
+
+    with world.db.session() as session:
+        row = session.get(Product, world.products[product])
+        service.update_product(session, OPERATOR, row, ProductUpdate(apis=apis, hosts=hosts), SYSTEM)
+
+
+def test_two_versions_of_one_api_side_by_side_and_a_product_by_host(world, apis_in_catalog):
+    now = time.time()
+    with world.db.session() as session:
+        _publish(session, "api:default/charges", "1.0", [("get", "/charges/{id}", "getCharge")], now - 100)
+        _publish(session, "api:default/charges", "2.0", [("get", "/charges/{id}", "getChargeV2")], now - 10)
+        _publish(session, "api:default/refunds", "1.0", [("post", "/refunds", "refund")], now - 100)
+    _offer(
+        world,
+        "payments",
+        [
+            ProductApiIn(api="charges", version="1.0", path="/v1"),
+            ProductApiIn(api="charges", version="2.0", path="v2/"),
+            ProductApiIn(api="refunds"),
+        ],
+        hosts=["Payments.Example.TEST"],
+    )
+    snapshot = world.snapshot()
+    v1, rest = snapshot.route_for("/payments/v1/charges/ch_1")
+    assert (v1.prefix, v1.segment, rest, v1.upstream_path(rest)) == (
+        "/payments/v1", "/v1", "/charges/ch_1", "/v1/charges/ch_1"
+    )  # fmt: skip
+    assert v1.apis == (("api:default/charges", "1.0"),)
+    assert snapshot.operation_for(v1.scope, "GET", rest) == ("api:default/charges", "1.0", "getCharge")
+    v2, rest = snapshot.route_for("/payments/V2/charges/ch_1")
+    assert snapshot.operation_for(v2.scope, "GET", rest) == ("api:default/charges", "2.0", "getChargeV2")
+    assert v2.upstream_path("/") == "/v2"
+    root, rest = snapshot.route_for("/payments/charges/ch_1")  # charges is offered under /v1 and /v2 only
+    assert root.prefix == "/payments" and snapshot.operation_for(root.scope, "GET", rest) == (None, None, None)
+    assert snapshot.operation_for(root.scope, "POST", "/refunds") == ("api:default/refunds", "1.0", "refund")
+    assert root.apis == (("api:default/refunds", "1.0"),)
+
+    host = "payments.example.test"
+    assert snapshot.route_for("/v2/charges/1", host) == (v2, "/charges/1")  # the prefix is optional there
+    assert snapshot.route_for("/payments/v2/charges/1", host) == (v2, "/charges/1")
+    assert snapshot.route_for("/refunds", host) == (root, "/refunds")
+    assert snapshot.route_for("/", host) == (root, "/")
+    assert snapshot.route_for("/weather/today", host) == (root, "/weather/today")  # the host names the product
+    assert snapshot.route_for("/v2/charges/1") is None and snapshot.route_for("/v2/charges/1", "other.test") is None
+    weather, _ = snapshot.route_for("/weather/today", "other.test")
+    assert weather.slug == "weather"

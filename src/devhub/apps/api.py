@@ -50,6 +50,8 @@ SESSION = Depends(get_session, scope="function")
 
 def product_out(product: Product, viewer: Principal) -> ProductOut:
     out = ProductOut.model_validate(product, from_attributes=True)
+    for entry, api in zip(product.apis, out.apis, strict=True):
+        api.gateway_prefix = service.api_prefix(product, entry)
     out.plans = [PlanOut.model_validate(plan) for plan in service.visible_plans(viewer, product)]
     return out
 

@@ -222,6 +222,63 @@ def products_list(as_json: AsJson = False) -> None:
     _print(data, as_json, "\n".join(lines) or "no products")
 
 
+def _routes_text(product: dict) -> str:
+    """Where the gateway serves the product: its prefix, its hosts, each API entry's prefix, upstreams."""
+    lines = [f"{product['slug']}: gateway path {product['gateway_path']}"]
+    if product["hosts"]:
+        lines.append(f"  hosts: {', '.join(product['hosts'])} (the path prefix is optional there)")
+    for api in product["apis"]:
+        version = api["version"] or "newest"
+        lines.append(f"  {api['gateway_prefix']:<28} {api['api_ref']} {version}")
+    lines.append(f"  sandbox upstream: {product['sandbox_url'] or 'the built-in sandbox'}")
+    lines.append(f"  production upstream: {product['production_url'] or 'none'}")
+    return "\n".join(lines)
+
+
+@products_app.command("show")
+def products_show(
+    product: Annotated[str, typer.Argument(help="The product's slug.", show_default=False)], as_json: AsJson = False
+) -> None:
+    """A product's gateway routes: path prefix, hosts, where each API version is served, upstreams."""
+    data = _request("GET", f"/api/v1/products/{product}")
+    _print(data, as_json, _routes_text(data))
+
+
+@products_app.command("route")
+def products_route(
+    product: Annotated[str, typer.Argument(help="The product's slug.", show_default=False)],
+    api: Annotated[
+        list[str] | None,
+        typer.Option(help="An API entry `api [version] [/path]`, e.g. 'payments 2.0 /v2'; repeat for each."),
+    ] = None,
+    host: Annotated[list[str] | None, typer.Option(help="A host name routed to the product; repeat for each.")] = None,
+    no_hosts: Annotated[bool, typer.Option("--no-hosts", help="Route no host names to the product.")] = False,
+    sandbox_url: Annotated[
+        str | None, typer.Option(help="Sandbox upstream URL; '' for the built-in sandbox.", show_default=False)
+    ] = None,
+    production_url: Annotated[str | None, typer.Option(help="Production upstream URL.", show_default=False)] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change how the gateway routes to a product (its owners). Given options replace what is set."""
+    from devhub.apps.schemas import ProductApiIn
+
+    body: dict = {}
+    if api:
+        entries = [ProductApiIn.parse_line(line) for line in api]
+        body["apis"] = [entry.model_dump() for entry in entries if entry is not None]
+    if host or no_hosts:
+        body["hosts"] = [] if no_hosts else host
+    if sandbox_url is not None:
+        body["sandbox_url"] = sandbox_url or None
+    if production_url is not None:
+        body["production_url"] = production_url or None
+    if not body:
+        typer.echo("nothing to change: give --api, --host, --no-hosts, --sandbox-url or --production-url", err=True)
+        raise typer.Exit(2)
+    data = _request("PATCH", f"/api/v1/products/{product}", body)
+    _print(data, as_json, _routes_text(data))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(apps_app, name="apps")
     app.add_typer(keys_app, name="keys")

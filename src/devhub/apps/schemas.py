@@ -3,6 +3,7 @@ the service (owner team membership, plan visibility, one active subscription per
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -36,9 +37,38 @@ def _optional_url(value: str | None) -> str | None:
     return _urls([value])[0] if value and value.strip() else None
 
 
+_HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _hosts(values: list[str] | None) -> list[str] | None:
+    """Host names as the gateway compares them (lower case, no port, no trailing dot), deduplicated."""
+    if values is None:
+        return None
+    cleaned = list(dict.fromkeys(value.strip().lower().rstrip(".") for value in values if value and value.strip()))
+    for host in cleaned:
+        if not _HOST.match(host):
+            raise ValueError(f"{host!r} is not a host name (letters, digits and hyphens between dots; no port)")
+    return cleaned
+
+
 class ProductApiIn(BaseModel):
     api: str = Field(description="The catalog API: name, namespace/name or api:namespace/name.")
-    version: str | None = Field(None, description="One published version; all versions when omitted.")
+    version: str | None = Field(None, description="One published version; the newest published when omitted.")
+    path: str | None = Field(
+        None,
+        description="Its own path segment under the product's gateway prefix (`v1` serves it at /<prefix>/v1); "
+        "at the prefix itself when omitted. Two versions of one API need two paths.",
+    )
+
+    @classmethod
+    def parse_line(cls, line: str) -> ProductApiIn | None:
+        """`api [version] [/path]`, as typed in the product form and the CLI: `payments 1.0 /v1`."""
+        parts = line.replace(",", " ").split()
+        if not parts:
+            return None
+        path = next((part for part in parts[1:] if part.startswith("/")), None)
+        rest = [part for part in parts[1:] if not part.startswith("/")]
+        return cls(api=parts[0], version=rest[0] if rest else None, path=path)
 
 
 class ProductIn(BaseModel):
@@ -50,10 +80,16 @@ class ProductIn(BaseModel):
     access_teams: list[str] = Field(default_factory=list, description="Teams that see a private product.")
     apis: list[ProductApiIn] = Field(default_factory=list)
     gateway_path: str | None = Field(None, description="The gateway's path prefix; /<slug> by default.")
-    sandbox_url: str | None = Field(None, description="Upstream base URL of the sandbox environment.")
+    sandbox_url: str | None = Field(
+        None, description="Upstream base URL of the sandbox environment; devhub's built-in sandbox when empty."
+    )
     production_url: str | None = Field(None, description="Upstream base URL of production.")
+    hosts: list[str] = Field(
+        default_factory=list, description="Host names the gateway routes to this product (the prefix is then optional)."
+    )
 
     _check_urls = field_validator("sandbox_url", "production_url")(_optional_url)
+    _check_hosts = field_validator("hosts")(_hosts)
 
 
 class ProductUpdate(BaseModel):
@@ -64,9 +100,11 @@ class ProductUpdate(BaseModel):
     apis: list[ProductApiIn] | None = None
     sandbox_url: str | None = None
     production_url: str | None = None
+    hosts: list[str] | None = None
     status: Literal["active", "retired"] | None = None
 
     _check_urls = field_validator("sandbox_url", "production_url")(_optional_url)
+    _check_hosts = field_validator("hosts")(_hosts)
 
 
 class PlanIn(BaseModel):
@@ -170,6 +208,8 @@ class ProductApiOut(BaseModel):
 
     api_ref: str
     version: str | None
+    path: str | None
+    gateway_prefix: str = Field("", description="Where the gateway serves this API's spec paths.")
 
 
 class ProductOut(BaseModel):
@@ -181,7 +221,8 @@ class ProductOut(BaseModel):
     owner_ref: str
     visibility: str
     gateway_path: str
-    sandbox_url: str | None
+    hosts: list[str]
+    sandbox_url: str | None = Field(description="Empty: calls with sandbox credentials go to the built-in sandbox.")
     production_url: str | None
     status: str
     apis: list[ProductApiOut]

@@ -109,8 +109,13 @@ def get_plan(product: Product, slug: str, viewer: Principal) -> Plan:
     raise NotFound(f"no plan {slug!r} in product {product.slug!r}")
 
 
-def _api_links(session: Session, apis: list) -> list[ProductApi]:
-    links: dict[str, ProductApi] = {}
+def _api_links(session: Session, apis: list, existing: list[ProductApi] | None = None) -> list[ProductApi]:
+    """The product's API entries: each API version once, and an API once per path (two versions at one
+    path would match the same calls, so a second version needs its own path). Unchanged entries are kept
+    as they are (their ids stay)."""
+    links: dict[tuple[str, str | None], ProductApi] = {}
+    paths: dict[str | None, set[str]] = {}
+    kept = {(row.api_ref, row.version, row.path): row for row in existing or ()}
     for item in apis:
         try:
             ref = str(parse_ref(item.api.strip(), default_kind="api"))
@@ -118,15 +123,62 @@ def _api_links(session: Session, apis: list) -> list[ProductApi]:
             raise Invalid(f"{item.api!r} is not an API: {exc}") from None
         if session.scalar(select(Entity.id).where(Entity.ref == ref, func.lower(Entity.kind) == "api")) is None:
             raise Invalid(f"there is no API {ref} in the catalog")
-        links[ref] = ProductApi(api_ref=ref, version=(item.version or "").strip() or None)
+        version = (item.version or "").strip() or None
+        path = _api_path(item.path)
+        if (ref, version) in links:
+            raise Invalid(f"{ref} {version or '(newest)'} is offered twice")
+        if ref in paths.setdefault(path, set()):
+            where = f"the path /{path}" if path else "the product's prefix"
+            raise Invalid(f"{where} serves {ref} already; give each version of an API its own path")
+        paths[path].add(ref)
+        links[(ref, version)] = kept.get((ref, version, path)) or ProductApi(api_ref=ref, version=version, path=path)
     return list(links.values())
+
+
+def _segments_ok(path: str) -> bool:
+    return all(part and all(c.isalnum() or c in "-._~" for c in part) for part in path.split("/"))
+
+
+def _api_path(value: str | None) -> str | None:
+    """An API entry's path under the product prefix, without outer slashes ("v1", "v2/beta")."""
+    path = (value or "").strip().strip("/").lower()
+    if not path:
+        return None
+    if len(path) > 255 or not _segments_ok(path):
+        raise Invalid(f"{value!r} is not a usable API path (letters, digits, - . _ ~ between slashes)")
+    return path
 
 
 def _gateway_path(value: str | None, slug: str) -> str:
     path = "/" + (value or slug).strip().strip("/")
-    if not all(part and all(c.isalnum() or c in "-._~" for c in part) for part in path[1:].split("/")):
+    if not _segments_ok(path[1:]):
         raise Invalid(f"{value!r} is not a usable gateway path (letters, digits, - . _ ~ between slashes)")
     return path.lower()
+
+
+def _check_hosts(session: Session, hosts: list[str], product_id: int | None) -> list[str]:
+    """Each host name routes to one product only."""
+    if hosts:
+        for other_id, slug, taken in session.execute(select(Product.id, Product.slug, Product.hosts)).all():
+            clash = sorted(set(hosts) & set(taken or ()))
+            if other_id != product_id and clash:
+                raise Conflict(f"the host {clash[0]} routes to the product {slug!r} already")
+    return hosts
+
+
+def _check_prefixes_free(session: Session, product: Product) -> None:
+    """No two products claim one gateway prefix: a product's prefix, or its prefix plus an API's path."""
+    mine = {product.gateway_path} | {api_prefix(product, entry) for entry in product.apis}
+    for other in session.scalars(select(Product).where(Product.id != product.id) if product.id else select(Product)):
+        theirs = {other.gateway_path} | {api_prefix(other, entry) for entry in other.apis}
+        clash = sorted(mine & theirs)
+        if clash:
+            raise Conflict(f"the gateway path {clash[0]} is taken by the product {other.slug!r}")
+
+
+def api_prefix(product: Product, entry: ProductApi) -> str:
+    """Where the gateway serves an API entry's spec paths: the product's prefix, plus the entry's path."""
+    return product.gateway_path + (f"/{entry.path}" if entry.path else "")
 
 
 def create_product(session: Session, viewer: Principal, data: ProductIn, actor: Actor) -> Product:
@@ -135,8 +187,6 @@ def create_product(session: Session, viewer: Principal, data: ProductIn, actor: 
     if session.scalar(select(Product.id).where(Product.slug == data.slug)) is not None:
         raise Conflict(f"a product {data.slug!r} exists already")
     path = _gateway_path(data.gateway_path, data.slug)
-    if session.scalar(select(Product.id).where(Product.gateway_path == path)) is not None:
-        raise Conflict(f"the gateway path {path} is taken by another product")
     product = Product(
         slug=data.slug,
         name=data.name.strip(),
@@ -145,11 +195,13 @@ def create_product(session: Session, viewer: Principal, data: ProductIn, actor: 
         visibility=data.visibility,
         access_teams=[team_ref(t) for t in data.access_teams] if data.visibility == "private" else [],
         gateway_path=path,
+        hosts=_check_hosts(session, data.hosts, None),
         sandbox_url=data.sandbox_url,
         production_url=data.production_url,
         created_by=actor.name,
         apis=_api_links(session, data.apis),
     )
+    _check_prefixes_free(session, product)
     session.add(product)
     session.flush()
     audit.record(session, actor, "product.create", product.slug, owner=owner, visibility=product.visibility)
@@ -160,7 +212,11 @@ def update_product(session: Session, viewer: Principal, product: Product, data: 
     require(viewer, "products.manage", product.owner_ref)
     changes = data.model_dump(exclude_unset=True)
     if "apis" in changes:
-        product.apis = _api_links(session, data.apis or [])
+        with session.no_autoflush:
+            product.apis = _api_links(session, data.apis or [], product.apis)
+            _check_prefixes_free(session, product)
+    if "hosts" in changes:
+        product.hosts = _check_hosts(session, data.hosts or [], product.id)
     for field in ("name", "description", "visibility", "sandbox_url", "production_url", "status"):
         if field in changes and (changes[field] is not None or field.endswith("_url")):  # a URL may be cleared
             setattr(product, field, changes[field])

@@ -111,13 +111,12 @@ def _words(value: str) -> list[str]:
 
 
 def _api_lines(value: str) -> list[ProductApiIn]:
-    """One API a line: `name`, `namespace/name` or `api:namespace/name`, optionally followed by a version."""
-    items = []
-    for line in value.splitlines():
-        parts = line.replace(",", " ").split()
-        if parts:
-            items.append(ProductApiIn(api=parts[0], version=parts[1] if len(parts) > 1 else None))
-    return items
+    """One API a line: `name`, `namespace/name` or `api:namespace/name`, optionally a version and a `/path`."""
+    return [item for item in map(ProductApiIn.parse_line, value.splitlines()) if item is not None]
+
+
+def _api_line(entry) -> str:
+    return " ".join(part for part in (entry.api_ref, entry.version, f"/{entry.path}" if entry.path else None) if part)
 
 
 def _api_link(ref: str) -> str:
@@ -233,6 +232,7 @@ def _product_values(form: FormData) -> dict:
             "access_teams",
             "apis",
             "gateway_path",
+            "hosts",
             "sandbox_url",
             "production_url",
             "status",
@@ -259,6 +259,7 @@ def create_product(
             access_teams=_words(values["access_teams"]),
             apis=_api_lines(values["apis"]),
             gateway_path=values["gateway_path"] or None,
+            hosts=_words(values["hosts"]),
             sandbox_url=values["sandbox_url"] or None,
             production_url=values["production_url"] or None,
         )
@@ -340,7 +341,8 @@ def edit_product(request: Request, slug: str, session: Session = SESSION, viewer
         "owner": product.owner_ref,
         "visibility": product.visibility,
         "access_teams": "\n".join(product.access_teams or []),
-        "apis": "\n".join(f"{a.api_ref} {a.version}" if a.version else a.api_ref for a in product.apis),
+        "apis": "\n".join(_api_line(a) for a in product.apis),
+        "hosts": "\n".join(product.hosts or []),
         "sandbox_url": product.sandbox_url or "",
         "production_url": product.production_url or "",
         "status": product.status,
@@ -366,6 +368,7 @@ def update_product(
             visibility=values["visibility"] or product.visibility,
             access_teams=_words(values["access_teams"]),
             apis=_api_lines(values["apis"]),
+            hosts=_words(values["hosts"]),
             sandbox_url=values["sandbox_url"] or None,
             production_url=values["production_url"] or None,
             status=values["status"] or product.status,

@@ -11,6 +11,13 @@ credential's environment (sandbox: pending or approved; production: approved onl
 
 Failures are 401 (no, unknown, malformed, expired or revoked credential) with `WWW-Authenticate`, or 403
 (a valid credential without the right subscription, plan type or scope).
+
+The portal's try-it console cannot present a developer's secret (it stores digests), so it sends a console
+token instead (`x-devhub-console-token`, minted by `devhub.apps.oauth.issue_console_token`): a JWT signed
+like access tokens, audience `devhub-console`, at most five minutes long, whose `sub` names an API key id
+or an OAuth2 client id. Once verified, the call is authenticated exactly as if that credential had been
+presented (its revocation, expiry and grace, the grant's state per environment, the plan's credential type;
+an OAuth2 client gets its plan's scopes). The header is an `x-devhub-*` one, so `strip` drops it.
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ from joserfc import jwt
 from joserfc.errors import InvalidClaimError
 
 from devhub.apps.models import KEY_PREFIXES
-from devhub.apps.oauth import ALGORITHM
+from devhub.apps.oauth import ALGORITHM, CONSOLE_AUDIENCE, CONSOLE_TOKEN_HEADER
 from devhub.apps.service import SANDBOX_STATES
-from devhub.gateway.snapshot import Grant, Route, Snapshot
+from devhub.gateway.snapshot import Grant, KeyEntry, Route, Snapshot
 from devhub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,7 @@ IDENTITY_PREFIX = "x-devhub-"  # headers the gateway sets for the upstream; neve
 TOKEN_CACHE_SIZE = 10_000
 ANONYMOUS = "anonymous"
 CLOCK_SKEW = 60  # seconds of disagreement tolerated between the portal's clock and the gateway's
+CONSOLE_TOKEN_LIFETIME = 300  # seconds: a console token living longer is refused (the portal issues 60 s ones)
 
 
 @dataclass
@@ -59,10 +67,22 @@ class Rejection:
     title: str
     detail: str
     www_authenticate: str
+    # Who was refused, when the credential itself checked out (for the call record); never a claim that was
+    # not verified (a wrong secret names a key id anyone could type).
+    app_id: int | None = None
+    app_uid: str | None = None
+    credential: str | None = None
+    environment: str | None = None
 
     def problem(self) -> dict:
         """The RFC 9457 body to answer with (`application/problem+json`)."""
         return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class _ConsoleToken:
+    credential: str  # an API key's id or an OAuth2 client id
+    expires: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +101,12 @@ def _unauthorized(detail: str, challenge: str = KEY_CHALLENGE) -> Rejection:
 
 def _forbidden(detail: str, challenge: str = KEY_CHALLENGE) -> Rejection:
     return Rejection(403, "Forbidden", detail, challenge)
+
+
+def _known(rejection: Rejection, app_id: int, app_uid: str, credential: str, environment: str) -> Rejection:
+    rejection.app_id, rejection.app_uid = app_id, app_uid
+    rejection.credential, rejection.environment = credential, environment
+    return rejection
 
 
 def limit_key(consumer: Consumer, client_ip: str) -> str:
@@ -121,6 +147,14 @@ class Authenticator:
             aud={"essential": True, "value": self.audience},
             exp={"essential": True},
         )
+        self._console_claims = jwt.JWTClaimsRegistry(
+            leeway=CLOCK_SKEW,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": CONSOLE_AUDIENCE},
+            exp={"essential": True},
+            iat={"essential": True},
+            sub={"essential": True},
+        )
 
     # --- the call ---------------------------------------------------------------------------------------
 
@@ -133,6 +167,9 @@ class Authenticator:
         query: dict[str, str],
         now: float,
     ) -> Consumer | Rejection:
+        console = headers.get(CONSOLE_TOKEN_HEADER)
+        if console:
+            return self._by_console_token(snapshot, route, console.strip(), now)
         key, token = None, None
         authorization = headers.get("authorization")
         if authorization:
@@ -189,13 +226,20 @@ class Authenticator:
             return _unauthorized("the API key is not valid")
         if not hmac.compare_digest(entry.secret_hash, hashlib.sha256(secret.encode()).hexdigest()):
             return _unauthorized("the API key is not valid")
+        consumer = self._key_consumer(snapshot, route, entry, in_query, now)
+        if isinstance(consumer, Rejection):
+            return _known(consumer, entry.app_id, entry.app_uid, entry.key_id, entry.environment)
+        return consumer
+
+    def _key_consumer(self, snapshot: Snapshot, route: Route, entry: KeyEntry, in_query: bool, now: float):
+        """What a key whose secret checked out (or that a console token vouches for) may do on this route."""
         if entry.revoked:
             return _unauthorized("the API key was revoked")
         if entry.expires_at is not None and entry.expires_at <= now:
             return _unauthorized("the API key has expired")
         if entry.replaced and (entry.grace_until is None or entry.grace_until <= now):
             return _unauthorized("the API key was rotated and its grace period is over")
-        grant = self._grant(snapshot, route, entry.app_id, environment, KEY_CHALLENGE)
+        grant = self._grant(snapshot, route, entry.app_id, entry.environment, KEY_CHALLENGE)
         if isinstance(grant, Rejection):
             return grant
         plan = grant.plan
@@ -203,7 +247,7 @@ class Authenticator:
             return _forbidden(f"the {plan.slug} plan takes OAuth2 access tokens, not API keys", BEARER_CHALLENGE)
         if in_query and not plan.key_in_query:
             return _unauthorized(f"the {plan.slug} plan does not accept keys in the query string; send a header")
-        return Consumer(entry.app_id, entry.app_uid, environment, key_id, grant, frozenset())
+        return Consumer(entry.app_id, entry.app_uid, entry.environment, entry.key_id, grant, frozenset())
 
     def _by_token(self, snapshot: Snapshot, route: Route, token: str, now: float):
         if self._tokens_version != snapshot.version:  # keys or clients changed: verify afresh
@@ -222,6 +266,8 @@ class Authenticator:
             self._tokens.move_to_end(token)
         if isinstance(claims, Rejection):
             return claims
+        if not isinstance(claims, _Token):  # a console token sent as a bearer token
+            return _unauthorized("the access token is not valid", INVALID_TOKEN)
         if claims.expires <= now:
             self._tokens.pop(token, None)
             return _unauthorized("the access token has expired", INVALID_TOKEN)
@@ -232,17 +278,76 @@ class Authenticator:
             return _unauthorized("the client of this access token is revoked or unknown", INVALID_TOKEN)
         if client.app_uid != claims.app_uid:
             return _unauthorized("the access token does not match its client", INVALID_TOKEN)
+        consumer = self._client_consumer(snapshot, route, client, claims.scopes)
+        if isinstance(consumer, Rejection):
+            return _known(consumer, client.app_id, client.app_uid, client.client_id, client.environment)
+        return consumer
+
+    def _client_consumer(self, snapshot: Snapshot, route: Route, client, scopes: frozenset[str] | None):
+        """What a live OAuth2 client may do on this route with these scopes (None: the plan's own, for a
+        console token)."""
         grant = self._grant(snapshot, route, client.app_id, client.environment, BEARER_CHALLENGE)
         if isinstance(grant, Rejection):
             return grant
         plan = grant.plan
         if plan.credential_type != "oauth2":
             return _forbidden(f"the {plan.slug} plan takes API keys, not OAuth2 tokens", KEY_CHALLENGE)
-        if plan.scopes and not (claims.scopes & plan.scopes):
+        if scopes is None:
+            scopes = plan.scopes
+        elif plan.scopes and not (scopes & plan.scopes):
             wanted = " ".join(sorted(plan.scopes))
             challenge = f'Bearer realm="devhub", error="insufficient_scope", scope="{wanted}"'
             return Rejection(403, "Forbidden", f"the access token needs one of the scopes: {wanted}", challenge)
-        return Consumer(client.app_id, client.app_uid, client.environment, client.client_id, grant, claims.scopes)
+        return Consumer(client.app_id, client.app_uid, client.environment, client.client_id, grant, scopes)
+
+    def _by_console_token(self, snapshot: Snapshot, route: Route, token: str, now: float):
+        """The try-it console's token: the portal vouches for one of the signed-in developer's credentials
+        (it cannot present the secret, which it stores hashed). The call then goes exactly as if that
+        credential had been presented: its state, its grant, its plan; an OAuth2 client gets its plan's
+        scopes. Verified tokens are cached with access tokens (same LRU, same reset on snapshot change)."""
+        if self._tokens_version != snapshot.version:
+            self._tokens.clear()
+            self._tokens_version = snapshot.version
+        claims = self._tokens.get(token)
+        if claims is None:
+            claims = self._verify_console(snapshot, token)
+            if len(self._tokens) >= TOKEN_CACHE_SIZE:
+                self._tokens.popitem(last=False)
+            self._tokens[token] = claims
+        if isinstance(claims, Rejection):
+            return claims
+        if not isinstance(claims, _ConsoleToken):  # an access token sent in the console header
+            return _unauthorized("the console token is not valid", INVALID_TOKEN)
+        if claims.expires <= now:
+            self._tokens.pop(token, None)
+            return _unauthorized("the console token has expired", INVALID_TOKEN)
+        entry = snapshot.key(claims.credential)
+        if entry is not None:
+            consumer = self._key_consumer(snapshot, route, entry, False, now)
+            if isinstance(consumer, Rejection):
+                return _known(consumer, entry.app_id, entry.app_uid, entry.key_id, entry.environment)
+            return consumer
+        client = snapshot.client(claims.credential)
+        if client is None or client.revoked:
+            return _unauthorized("the credential of this console token is revoked or unknown", INVALID_TOKEN)
+        consumer = self._client_consumer(snapshot, route, client, None)
+        if isinstance(consumer, Rejection):
+            return _known(consumer, client.app_id, client.app_uid, client.client_id, client.environment)
+        return consumer
+
+    def _verify_console(self, snapshot: Snapshot, token: str) -> _ConsoleToken | Rejection:
+        try:
+            decoded = jwt.decode(token, snapshot.jwks, algorithms=[ALGORITHM])
+            self._console_claims.validate(decoded.claims)
+        except Exception as exc:  # joserfc raises many error types for bad, unsigned or foreign tokens
+            return _unauthorized(f"the console token is not valid: {exc}", INVALID_TOKEN)
+        claims = decoded.claims
+        lifetime = float(claims["exp"]) - float(claims["iat"])
+        if not isinstance(claims["sub"], str) or lifetime > CONSOLE_TOKEN_LIFETIME:
+            return _unauthorized(
+                "the console token is not valid: a short-lived token for one credential", INVALID_TOKEN
+            )
+        return _ConsoleToken(claims["sub"], float(claims["exp"]))
 
     def _verify(self, snapshot: Snapshot, token: str) -> _Token | Rejection | None:
         """The token's claims, a Rejection to remember, or None: rejected for now only (not valid *yet*)."""

@@ -1,4 +1,4 @@
-"""Metering: one record per call, buffered in memory and written to `gateway_calls` in batches.
+"""Metering: one record per call (proxied or refused by the gateway), buffered in memory and written to `gateway_calls` in batches.
 
 Why a buffer: a database write per call would put the database's latency and capacity on the hot path
 (a few hundred µs to ms per insert, against a budget of tens of µs for everything the gateway adds). A
@@ -28,6 +28,7 @@ from devhub.gateway.models import GatewayCall
 
 log = logging.getLogger(__name__)
 
+_REFUSED_BY_AUTH = frozenset({401, 403})  # a refused revoked or unsubscribed key was not "used"
 _KEY_ID = re.compile("[0-9a-f]{12}")  # an API key's id (client ids read dhc_..., keyless calls anonymous)
 
 
@@ -49,11 +50,12 @@ class CallRecord:
     bytes_in: int = 0
     bytes_out: int = 0
     environment: str | None = None
+    request_id: str | None = None  # X-Request-ID as answered to the caller
 
 
 COLUMNS = (
     "at", "app_id", "app_uid", "subscription_id", "credential", "product_id", "api_ref", "version", "operation",
-    "method", "path", "status", "latency_ms", "bytes_in", "bytes_out", "environment",
+    "method", "path", "status", "latency_ms", "bytes_in", "bytes_out", "environment", "request_id",
 )  # fmt: skip
 
 
@@ -76,6 +78,7 @@ def _row(rec: CallRecord, at) -> tuple:
         rec.bytes_in,
         rec.bytes_out,
         rec.environment,
+        rec.request_id,
     )
 
 
@@ -140,7 +143,9 @@ class Meter:
         last: dict[str, float] = {}
         for rec in batch:
             credential = rec.credential
-            if credential and _KEY_ID.fullmatch(credential) and rec.at > last.get(credential, 0.0):
+            if rec.status in _REFUSED_BY_AUTH or not credential or not _KEY_ID.fullmatch(credential):
+                continue
+            if rec.at > last.get(credential, 0.0):
                 last[credential] = rec.at
         if not last:
             return

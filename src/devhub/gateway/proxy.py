@@ -19,13 +19,15 @@ import logging
 import re
 import time
 from random import getrandbits
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from devhub.gateway import auth as auth_module
 from devhub.gateway.limits import UNAVAILABLE
 from devhub.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from devhub.gateway.server import Request
+from devhub.gateway.snapshot import NO_OPERATION
 from devhub.gateway.upstream import CircuitBreaker, Origin, UpstreamError, UpstreamPool, parse_origin
+from devhub.sandbox.trust import SIGNATURE_HEADER, gateway_signature
 
 log = logging.getLogger("devhub.gateway")
 
@@ -57,6 +59,14 @@ _PROBLEM = b"application/problem+json"
 METER_FLUSH_SECONDS = 0.03
 
 
+def _host_name(host: bytes) -> str:
+    """The Host header as products list it: lower case, without port or trailing dot."""
+    name = host.decode("latin-1").strip().lower()
+    if name.startswith("["):  # an IPv6 literal
+        return name.partition("]")[0] + "]"
+    return name.partition(":")[0].rstrip(".")
+
+
 def _connection_named(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes] | None:
     names = None
     for name, value in headers:
@@ -77,6 +87,8 @@ class Gateway:
         self.breakers: dict[tuple, CircuitBreaker] = {}
         self._tasks: list[asyncio.Task] = []
         self.store = self.auth = self.limiter = self.meter = None
+        self._sandbox_origin = parse_origin((settings.sandbox_url or settings.base_url).rstrip("/"))
+        self._sandbox_secret = settings.resolved_secret_key
 
     async def start(self) -> None:
         from devhub.gateway.auth import Authenticator
@@ -153,13 +165,16 @@ class Gateway:
 
         snapshot = self.store.current
         path = raw_path.decode("latin-1")
-        match = snapshot.route_for(path)
+        method = request.method.decode("latin-1")
+        rid = request_id.decode("latin-1")
+        hostname = _host_name(host) if host is not None and snapshot.hosts else None
+        match = snapshot.route_for(path, hostname)
         if match is None:
             self._problem(request, 404, "Not Found", f"no API is served at {path}", extra, "-", started, "no_route")
+            self._record(snapshot, None, None, method, path, 404, started, request, 0, rid)
             return
         route, rest = match
         product = route.slug
-        method = request.method.decode("latin-1")
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
         query = dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
         now = time.time()
@@ -170,6 +185,7 @@ class Gateway:
             )
             reason = "unauthorized" if consumer.status == 401 else "forbidden"
             self._problem(request, consumer.status, consumer.title, consumer.detail, reply, product, started, reason)
+            self._record(snapshot, route, consumer, method, rest, consumer.status, started, request, 0, rid)
             return
 
         limit_headers = ()
@@ -183,6 +199,7 @@ class Gateway:
                     request, 503, "Service Unavailable", "rate limits cannot be checked", extra, product, started,
                     "limits_unavailable",
                 )  # fmt: skip
+                self._record(snapshot, route, consumer, method, rest, 503, started, request, 0, rid)
                 return
             limit_headers = [(n.encode(), v.encode()) for n, v in self._limit_headers(result)]
             if not result.allowed:
@@ -191,30 +208,46 @@ class Gateway:
                         request, 503, "Service Unavailable", "rate limits cannot be checked right now",
                         [*extra, (b"retry-after", b"1")], product, started, "limits_unavailable",
                     )  # fmt: skip
+                    self._record(snapshot, route, consumer, method, rest, 503, started, request, 0, rid)
                     return
                 self._problem(
                     request, 429, "Too Many Requests", f"the {consumer.grant.plan.slug} plan's limit is reached",
                     extra + limit_headers, product, started, "rate_limited",
                 )  # fmt: skip
+                self._record(snapshot, route, consumer, method, rest, 429, started, request, 0, rid)
                 return
 
+        matched = None  # the operation, once matched (for the sandbox, deprecation headers, then metering)
+        signed = None  # the built-in sandbox's signature header
         base = route.upstreams.get(consumer.environment)
-        if not base:
+        if base:
+            origin = parse_origin(base)
+            upstream_target = origin.base_path + route.upstream_path(rest)
+        elif consumer.environment == "sandbox":  # no sandbox URL: devhub's built-in sandbox answers
+            matched = snapshot.operation_for(route.scope, method, rest)
+            api = matched[:2] if matched[0] is not None else (route.apis[0] if route.apis else None)
+            if api is None:
+                detail = f"{product} offers no published API version for the built-in sandbox to answer from"
+                self._problem(request, 503, "Service Unavailable", detail, extra, product, started, "no_upstream")
+                self._record(snapshot, route, consumer, method, rest, 503, started, request, 0, rid, matched)
+                return
+            origin, upstream_target, signed = self._sandbox(consumer.credential, api[0], api[1], rest)
+        else:
             detail = f"{product} has no {consumer.environment} upstream"
             self._problem(request, 503, "Service Unavailable", detail, extra, product, started, "no_upstream")
+            self._record(snapshot, route, consumer, method, rest, 503, started, request, 0, rid)
             return
-        origin = parse_origin(base)
         breaker = self.breaker(origin)
         if not breaker.allow():
             self.metrics.upstream_error(product, "circuit_open")
             reply = [*extra, (b"retry-after", str(breaker.retry_after()).encode())]
             detail = f"{product}'s upstream is failing; calls resume after a pause"
             self._problem(request, 503, "Service Unavailable", detail, reply, product, started, "circuit_open")
+            self._record(snapshot, route, consumer, method, rest, 503, started, request, 0, rid, matched)
             return
 
         # --- the upstream request head
         kept, kept_query = self.auth.strip(headers, query)
-        upstream_target = origin.base_path + rest
         if raw_query:
             upstream_target += "?" + (
                 raw_query.decode("latin-1") if len(kept_query) == len(query) else urlencode(kept_query)
@@ -250,6 +283,8 @@ class Gateway:
             lines.append(b"x-forwarded-host: %s\r\n" % host)
         for name, value in auth_module.identity_headers(consumer):
             lines.append(b"%s: %s\r\n" % (name.encode(), value.encode()))
+        if signed is not None:
+            lines.append(signed)
         body = None
         if request.has_body:
             body = request.body.read
@@ -261,7 +296,6 @@ class Gateway:
 
         status = 502
         bytes_out = 0
-        matched = None  # the operation, once matched (for deprecation headers, then metering)
         try:
             try:
                 response = await self.pool.request(
@@ -286,7 +320,8 @@ class Gateway:
             status = response.status
             reply = extra + limit_headers
             if snapshot.deprecations:  # Deprecation and Sunset (RFC 9745, 8594) for deprecated operations
-                matched = snapshot.operation_for(route.product_id, method, rest)
+                if matched is None:
+                    matched = snapshot.operation_for(route.scope, method, rest)
                 reply += [(n.encode(), v.encode()) for n, v in snapshot.deprecation_headers(*matched)]
             response_length = None
             hop_up = _connection_named(response.headers)
@@ -323,34 +358,48 @@ class Gateway:
                 response.release()
             request.end()
         finally:
-            elapsed = time.perf_counter() - started
-            self.metrics.observe(product, status, elapsed)
-            self._meter(
-                snapshot, route, consumer, method, rest, status, elapsed, request.body.received, bytes_out, matched
-            )
+            self.metrics.observe(product, status, time.perf_counter() - started)
+            self._record(snapshot, route, consumer, method, rest, status, started, request, bytes_out, rid, matched)
 
     # --- helpers ------------------------------------------------------------------------------------------
-    def _meter(self, snapshot, route, consumer, method, path, status, elapsed, bytes_in, bytes_out, matched) -> None:
-        api_ref, version, operation = matched or snapshot.operation_for(route.product_id, method, path)
-        grant = consumer.grant
+    def _sandbox(self, credential: str, api_ref: str, version: str, rest: str) -> tuple[Origin, str, bytes]:
+        """Origin, target and signature header of a call to the portal's built-in sandbox for one API
+        version (`devhub.sandbox.trust`: the sandbox serves a credential's state only to the gateway)."""
+        origin = self._sandbox_origin
+        namespace, _, name = api_ref.partition(":")[2].rpartition("/")
+        target = f"{origin.base_path}/sandbox/{quote(namespace or 'default')}/{quote(name)}/{quote(version, safe='')}"
+        signature = gateway_signature(self._sandbox_secret, credential, api_ref, version)
+        return origin, target + rest, b"%s: %s\r\n" % (SIGNATURE_HEADER.encode(), signature.encode())
+
+    def _record(
+        self, snapshot, route, who, method, path, status, started, request, bytes_out, request_id, matched=None
+    ) -> None:
+        """One call record, for a proxied call or a refusal: `who` is the Consumer, the Rejection (with
+        whatever identity checked out), or None when the call named no product."""
+        if route is not None and matched is None:
+            matched = snapshot.operation_for(route.scope, method, path)
+        api_ref, version, operation = matched or NO_OPERATION
+        consumer = who if who is not None and who.__class__ is auth_module.Consumer else None
+        grant = consumer.grant if consumer is not None else None
         self.meter.record(
             self._call_record(
                 at=time.time(),
-                app_id=consumer.app_id,
-                app_uid=consumer.app_uid,
-                subscription_id=grant.subscription_id,
-                credential=consumer.credential,
-                product_id=route.product_id,
+                app_id=who.app_id if who is not None else None,
+                app_uid=who.app_uid if who is not None else None,
+                subscription_id=grant.subscription_id if grant is not None else None,
+                credential=who.credential if who is not None else None,
+                product_id=route.product_id if route is not None else None,
                 api_ref=api_ref,
                 version=version,
                 operation=operation,
                 method=method,
                 path=path[:2048],
                 status=status,
-                latency_ms=elapsed * 1000.0,
-                bytes_in=bytes_in,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                bytes_in=request.body.received,
                 bytes_out=bytes_out,
-                environment=consumer.environment,
+                environment=who.environment if who is not None else None,
+                request_id=request_id,
             )
         )
 

@@ -91,14 +91,26 @@ class PlanEntry:
 
 @dataclass(frozen=True)
 class Route:
+    """Where calls to one path prefix of a product go: the product's own prefix, or its prefix plus the path
+    segment of some of its API entries (`/payments/v1`)."""
+
     product_id: int
     slug: str
-    prefix: str  # "/payments"
-    upstreams: dict[str, str | None]  # environment → base URL
+    prefix: str  # "/payments" or "/payments/v1"
+    upstreams: dict[str, str | None]  # environment → base URL (None: sandbox → the built-in sandbox)
     keyless_plan: PlanEntry | None
-    api_refs: tuple[str, ...]
+    api_refs: tuple[str, ...]  # every API of the product
     # What a 401 without credentials asks for: Bearer when the product has OAuth2 plans, else ApiKey.
     challenge: str = 'ApiKey realm="devhub"'
+    segment: str = ""  # "/v1": the API entry's path, kept on the way upstream ("" for the product's prefix)
+    apis: tuple[tuple[str, str], ...] = ()  # (api_ref, version) served here; the first is the default
+    scope: object = None  # the key of this route's operations in `Snapshot.operations`
+
+    def upstream_path(self, rest: str) -> str:
+        """The path sent upstream: what follows the product's prefix (the API entry's segment included)."""
+        if not self.segment:
+            return rest
+        return self.segment if rest == "/" else self.segment + rest
 
 
 @dataclass(frozen=True)
@@ -167,8 +179,11 @@ class Snapshot:
         jwks: KeySet,
         spec_mark: int = 0,
         deprecations: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] | None = None,
+        hosts: dict[str, dict[str, Route]] | None = None,
     ) -> None:
         self.version = version
+        # host name → that product's routes by prefix, with and without the product's prefix ("" = its root)
+        self.hosts = hosts or {}
         # (api_ref, version, operation or "") -> the Deprecation/Sunset headers of calls to it
         self.deprecations = deprecations or {}
         self.spec_mark = spec_mark  # the newest published spec version id when loaded
@@ -191,22 +206,25 @@ class Snapshot:
         found = self.deprecations.get((api_ref, version or "", operation or ""))
         return found if found is not None else self.deprecations.get((api_ref, version or "", ""), ())
 
-    def route_for(self, path: str) -> tuple[Route, str] | None:
+    def route_for(self, path: str, host: str | None = None) -> tuple[Route, str] | None:
         """The route with the longest prefix of `path` ending on a segment boundary, and the rest of the
-        path (starting with "/") to send upstream."""
+        path (starting with "/"): the path of the call as the API's spec has it. With a `host` (the Host
+        header, lower case, without port) routed to a product, only that product's routes count, and its
+        prefix may be left out."""
         routes = self.routes
+        if host is not None and self.hosts:
+            routes = self.hosts.get(host, routes)
         candidate = path.lower() if not path.islower() else path
         if len(candidate) > 1 and candidate.endswith("/"):
             candidate = candidate.rstrip("/") or "/"
-        while candidate:
+        while True:
             route = routes.get(candidate)
             if route is not None:
                 return route, path[len(candidate) :] or "/"
-            cut = candidate.rfind("/")
-            if cut <= 0:
+            if not candidate:
                 return None
-            candidate = candidate[:cut]
-        return None
+            cut = candidate.rfind("/")
+            candidate = candidate[:cut] if cut > 0 else ""
 
     def key(self, key_id: str) -> KeyEntry | None:
         return self.keys.get(key_id)
@@ -217,9 +235,10 @@ class Snapshot:
     def grant(self, app_id: int, product_id: int) -> Grant | None:
         return self.grants.get((app_id, product_id))
 
-    def operation_for(self, product_id: int, method: str, path: str) -> tuple[str | None, str | None, str | None]:
-        """(api_ref, version, operationId or "METHOD /template") of the operation a call matches."""
-        matcher = self.operations.get((product_id, method.upper()))
+    def operation_for(self, scope: object, method: str, path: str) -> tuple[str | None, str | None, str | None]:
+        """(api_ref, version, operationId or "METHOD /template") of the operation a call to a route matches
+        (`scope` is the route's `scope`; `path` the rest of the call's path after the route's prefix)."""
+        matcher = self.operations.get((scope, method.upper()))
         if matcher is None:
             return NO_OPERATION
         if len(path) > 1 and path.endswith("/"):
@@ -252,17 +271,17 @@ def _group(items: list[tuple[str, tuple[str, str, str]]]) -> _Group:
     return _Group(regex, [target for _, target in items])
 
 
-def _build_matchers(rows: list[tuple[int, str, str, str, str, str | None]]) -> dict[tuple[int, str], _Matcher]:
-    """rows: (product_id, api_ref, version, method, path template, operation_id)."""
-    grouped: dict[tuple[int, str], list[tuple[str, tuple[str, str, str]]]] = {}
-    for product_id, api_ref, version, method, template, operation_id in rows:
+def _build_matchers(rows: list[tuple[object, str, str, str, str, str | None]]) -> dict[tuple[object, str], _Matcher]:
+    """rows: (scope, api_ref, version, method, path template, operation_id); scope is a route's `scope`."""
+    grouped: dict[tuple[object, str], list[tuple[str, tuple[str, str, str]]]] = {}
+    for scope, api_ref, version, method, template, operation_id in rows:
         method = (method or "").upper()
         if method not in HTTP_METHODS or not template.startswith("/"):
             continue
         template = template.rstrip("/") or "/"
         label = operation_id or f"{method} {template}"
-        grouped.setdefault((product_id, method), []).append((template, (api_ref, version, label)))
-    matchers: dict[tuple[int, str], _Matcher] = {}
+        grouped.setdefault((scope, method), []).append((template, (api_ref, version, label)))
+    matchers: dict[tuple[object, str], _Matcher] = {}
     for key, entries in grouped.items():
         literal: dict[str, tuple[str, str, str]] = {}
         templated: list[tuple[str, tuple[str, str, str]]] = []
@@ -321,7 +340,12 @@ def _load(connection: Connection, version: int, spec_mark: int = 0) -> Snapshot:
     products = Product.__table__
     product_rows = connection.execute(
         select(
-            products.c.id, products.c.slug, products.c.gateway_path, products.c.sandbox_url, products.c.production_url
+            products.c.id,
+            products.c.slug,
+            products.c.gateway_path,
+            products.c.hosts,
+            products.c.sandbox_url,
+            products.c.production_url,
         ).where(products.c.status == "active")
     ).all()
     active = {row.id for row in product_rows}
@@ -338,22 +362,36 @@ def _load(connection: Connection, version: int, spec_mark: int = 0) -> Snapshot:
         if row.credential_type == "keyless" and row.status == "active" and row.product_id not in keyless:
             keyless[row.product_id] = entry
 
-    product_apis: dict[int, list[tuple[str, str | None]]] = {}
-    for row in connection.execute(select(ProductApi.__table__)):
+    entries: dict[int, list[tuple[str, str | None, str | None]]] = {}  # product → (api_ref, pinned, path)
+    for row in connection.execute(select(ProductApi.__table__).order_by(ProductApi.api_ref, ProductApi.id)):
         if row.product_id in active:
-            product_apis.setdefault(row.product_id, []).append((row.api_ref, row.version))
+            entries.setdefault(row.product_id, []).append((row.api_ref, row.version, row.path))
+    resolve = _version_resolver(connection, {ref for pairs in entries.values() for ref, _, _ in pairs})
 
     routes: dict[str, Route] = {}
+    hosts: dict[str, dict[str, Route]] = {}
+    served: dict[int, list[tuple[object, str, str]]] = {}  # spec version id → [(route scope, api_ref, version)]
+    product_routes: list[tuple[object, list[Route]]] = []
     for row in product_rows:
-        routes[row.gateway_path.lower()] = Route(
-            product_id=row.id,
-            slug=row.slug,
-            prefix=row.gateway_path.lower(),
-            upstreams={"sandbox": row.sandbox_url, "production": row.production_url},
-            keyless_plan=keyless.get(row.id),
-            api_refs=tuple(sorted(ref for ref, _ in product_apis.get(row.id, ()))),
-            challenge='Bearer realm="devhub"' if row.id in oauth_products else 'ApiKey realm="devhub"',
-        )
+        own = _product_routes(row, entries.get(row.id, []), resolve, keyless, oauth_products)
+        product_routes.append((row, own))
+        scopes = {route.segment: route.scope for route in own}
+        for ref, pinned, path in entries.get(row.id, []):
+            version_id, label = resolve(ref, pinned)
+            if version_id is not None:  # an entry's operations match at its own route only
+                served.setdefault(version_id, []).append((scopes[f"/{path}" if path else ""], ref, label))
+    for _, own in product_routes:  # products' own prefixes first: they win over an API path that clashes
+        routes.setdefault(own[0].prefix, own[0])
+    for _, own in product_routes:
+        for route in own[1:]:
+            routes.setdefault(route.prefix, route)
+    for row, own in product_routes:
+        table: dict[str, Route] = {route.prefix: route for route in own}
+        for route in own:
+            table.setdefault(route.segment, route)  # without the product's prefix ("" is its root)
+        for host in row.hosts or ():
+            hosts.setdefault(host.lower(), table)
+    operation_rows = _operation_rows(connection, served)
 
     # The big tables: fetched whole (`.all()`: one fetchall, not a fetchone per row) and unpacked as tuples.
     # An application owned by a person works only while that account is approved: revoking a developer
@@ -419,9 +457,35 @@ def _load(connection: Connection, version: int, spec_mark: int = 0) -> Snapshot:
     ]
     jwks = KeySet.import_key_set({"keys": public}) if public else KeySet([])
 
-    operations = _load_operations(connection, product_apis)
+    operations = _build_matchers(operation_rows)
     deprecations = _load_deprecations(connection)
-    return Snapshot(version, routes, keys, clients, grants, operations, jwks, spec_mark, deprecations)
+    return Snapshot(version, routes, keys, clients, grants, operations, jwks, spec_mark, deprecations, hosts)
+
+
+def _product_routes(row, entries, resolve, keyless: dict, oauth_products: set) -> list[Route]:
+    """A product's routes: its prefix (serving the API entries without a path; for the built-in sandbox's
+    default, every entry when none lacks a path), then one per distinct API entry path, in order."""
+    prefix = row.gateway_path.lower()
+    by_path: dict[str, list[tuple[str, str]]] = {"": []}
+    for ref, pinned, path in entries:
+        label = resolve(ref, pinned)[1]
+        served = by_path.setdefault(f"/{path}" if path else "", [])
+        if label is not None:
+            served.append((ref, label))
+    if not by_path[""]:
+        by_path[""] = [pair for pairs in by_path.values() for pair in pairs]
+    common = dict(
+        product_id=row.id,
+        slug=row.slug,
+        upstreams={"sandbox": row.sandbox_url, "production": row.production_url},
+        keyless_plan=keyless.get(row.id),
+        api_refs=tuple(sorted({ref for ref, _, _ in entries})),
+        challenge='Bearer realm="devhub"' if row.id in oauth_products else 'ApiKey realm="devhub"',
+    )
+    return [
+        Route(prefix=prefix + segment, segment=segment, apis=tuple(apis), scope=prefix + segment, **common)
+        for segment, apis in by_path.items()
+    ]
 
 
 def _load_deprecations(connection: Connection) -> dict[tuple[str, str, str], tuple[tuple[str, str], ...]]:
@@ -448,43 +512,43 @@ def _load_deprecations(connection: Connection) -> dict[tuple[str, str, str], tup
     return out
 
 
-def _load_operations(connection: Connection, product_apis: dict[int, list[tuple[str, str | None]]]):
-    """The operations of the version each product offers: the pinned one, else the newest published."""
-    refs = sorted({ref for pairs in product_apis.values() for ref, _ in pairs})
-    if not refs:
-        return {}
-    versions = SpecVersion.__table__
+def _version_resolver(connection: Connection, refs: set[str]):
+    """A function (api_ref, pinned version or None) → (spec version id or None, version label or None): the
+    pinned version, else the newest published OpenAPI one."""
     newest: dict[str, tuple[int, str]] = {}
     by_name: dict[tuple[str, str], int] = {}
-    query = (
-        select(versions.c.id, versions.c.api_ref, versions.c.version)
-        .where(versions.c.api_ref.in_(refs), versions.c.format == "openapi")
-        .order_by(versions.c.published_at, versions.c.id)
-    )
-    for row in connection.execute(query):
-        newest[row.api_ref] = (row.id, row.version)  # ascending: the last one wins
-        by_name[(row.api_ref, row.version)] = row.id
-    chosen: dict[int, list[tuple[int, str, str]]] = {}  # version id → [(product, api_ref, version)]
-    for product_id, pairs in product_apis.items():
-        for ref, pinned in pairs:
-            if pinned is not None:
-                version_id = by_name.get((ref, pinned))
-                label = pinned
-            else:
-                version_id, label = newest.get(ref, (None, None))
-            if version_id is not None:
-                chosen.setdefault(version_id, []).append((product_id, ref, label))
-    if not chosen:
-        return {}
+    if refs:
+        versions = SpecVersion.__table__
+        query = (
+            select(versions.c.id, versions.c.api_ref, versions.c.version)
+            .where(versions.c.api_ref.in_(sorted(refs)), versions.c.format == "openapi")
+            .order_by(versions.c.published_at, versions.c.id)
+        )
+        for row in connection.execute(query):
+            newest[row.api_ref] = (row.id, row.version)  # ascending: the last one wins
+            by_name[(row.api_ref, row.version)] = row.id
+
+    def resolve(ref: str, pinned: str | None) -> tuple[int | None, str | None]:
+        if pinned is not None:
+            return by_name.get((ref, pinned)), pinned
+        return newest.get(ref, (None, None))
+
+    return resolve
+
+
+def _operation_rows(connection: Connection, served: dict[int, list[tuple[object, str, str]]]) -> list[tuple]:
+    """(scope, api_ref, version, method, template, operationId) of every operation each route serves."""
+    if not served:
+        return []
     ops = SpecOperation.__table__
     rows = []
     op_query = select(ops.c.version_id, ops.c.method, ops.c.path, ops.c.operation_id).where(
-        ops.c.version_id.in_(sorted(chosen))
+        ops.c.version_id.in_(sorted(served))
     )
     for row in connection.execute(op_query.order_by(ops.c.id)):
-        for product_id, ref, label in chosen[row.version_id]:
-            rows.append((product_id, ref, label, row.method, row.path, row.operation_id))
-    return _build_matchers(rows)
+        for scope, ref, label in served[row.version_id]:
+            rows.append((scope, ref, label, row.method, row.path, row.operation_id))
+    return rows
 
 
 class SnapshotStore:
