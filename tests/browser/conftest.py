@@ -8,6 +8,8 @@ path). Without it, or without the playwright package, the tests skip with the re
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import signal
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +113,7 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(5)
 
 
-@pytest.fixture(scope="session")
-def portal() -> Iterator[Portal]:
-    """`devhub demo` on free ports: the portal (uvicorn), its gateway child, the demo organisation."""
+def _start_portal() -> tuple[subprocess.Popen, dict]:
     data_dir = Path(tempfile.mkdtemp(prefix="devhub-browser-"))
     port, gateway_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -138,12 +139,62 @@ def portal() -> Iterator[Portal]:
         )
     try:
         _wait_healthy(process, url, log)
-        lines = (data_dir / "demo-credentials.txt").read_text().split("\n")
-        passwords = dict(line.split(" ", 1) for line in lines if line)
-        yield Portal(url, f"http://127.0.0.1:{gateway_port}", data_dir, passwords)
-    finally:
+    except BaseException:
         _stop(process)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    return process, {"url": url, "gateway_url": f"http://127.0.0.1:{gateway_port}", "data_dir": str(data_dir)}
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    with (folder / "lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[Portal]:
+    """`devhub demo` on free ports: the portal (uvicorn), its gateway child, the demo organisation.
+
+    One portal serves every xdist worker of a run (starting one costs seconds of both cores): the first
+    worker to need it starts it, the others attach, and the starter stops it once no worker uses it."""
+    shared = Path(tempfile.gettempdir()) / f"devhub-browser-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}"
+    shared.mkdir(exist_ok=True)
+    info, me = shared / "portal.json", shared / f"user-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    process = None
+    with _locked(shared):
+        if info.exists():
+            details = json.loads(info.read_text())
+        else:
+            process, details = _start_portal()
+            info.write_text(json.dumps(details))
+        me.touch()
+    data_dir = Path(details["data_dir"])
+    lines = (data_dir / "demo-credentials.txt").read_text().split("\n")
+    passwords = dict(line.split(" ", 1) for line in lines if line)
+    try:
+        yield Portal(details["url"], details["gateway_url"], data_dir, passwords)
+    finally:
+        me.unlink(missing_ok=True)
+        if process is not None:
+            _stop_when_unused(shared, info, process, data_dir)
+
+
+def _stop_when_unused(shared: Path, info: Path, process: subprocess.Popen, data_dir: Path) -> None:
+    deadline = time.monotonic() + 600
+    while True:
+        with _locked(shared):
+            if not any(shared.glob("user-*")) or time.monotonic() > deadline:
+                info.unlink(missing_ok=True)  # a worker that comes later starts its own
+                break
+        time.sleep(0.5)
+    _stop(process)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if not info.exists():
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 # --- the browser ----------------------------------------------------------------------------------------------

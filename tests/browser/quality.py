@@ -50,7 +50,18 @@ _MARK_CONTROLS = """() => {
   }
 }"""
 
-_ACTIVE_CONTROL = "() => document.activeElement ? (document.activeElement.dataset.gateControl ?? null) : null"
+_LOG_FOCUS = """() => {
+  document.activeElement?.blur();
+  window.scrollTo(0, 0);
+  window.__gateFocus = [];
+  if (!window.__gateListening) {
+    document.addEventListener('focusin', event => {
+      const index = event.target.dataset?.gateControl;
+      if (index !== undefined) window.__gateFocus.push(Number(index));
+    }, true);
+    window.__gateListening = true;
+  }
+}"""
 
 _OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
@@ -157,17 +168,12 @@ class Gates:
             self.failures.append(f"{name} ({scheme}): axe {violation}")
 
     def _keyboard(self, page, name: str) -> None:
-        """Tab from the top of the page; every visible control must be reached once before focus runs out."""
+        """Tab from the top of the page; every visible control must be focused on the way through."""
         controls = page.evaluate(_MARK_CONTROLS)
-        page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
-        reached: set[int] = set()
+        page.evaluate(_LOG_FOCUS)
         for _ in range(len(controls) + EXTRA_TABS):
             page.keyboard.press("Tab")
-            active = page.evaluate(_ACTIVE_CONTROL)
-            if active is not None:
-                reached.add(int(active))
-            if len(reached) == len(controls):
-                break
+        reached = set(page.evaluate("() => window.__gateFocus"))
         missing = [label for index, label in enumerate(controls) if index not in reached]
         if missing:
             shown = ", ".join(missing[:6]) + (f" (+{len(missing) - 6} more)" if len(missing) > 6 else "")

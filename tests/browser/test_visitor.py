@@ -31,7 +31,7 @@ def test_visitor_browses_apis_searches_part_of_a_word_and_opens_an_operation(pag
 
     page.get_by_role("link", name="Reference docs").click()
     expect(page).to_have_url(re.compile(r"/apis/default/merchant-catalog-v2-api"))
-    gates.check(page, "api-docs", dark=True)
+    gates.check(page, "api-docs")
 
     page.locator(".ref-nav").get_by_role("link", name=re.compile(r"GET\s*\/pets$")).first.click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
