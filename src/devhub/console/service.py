@@ -510,19 +510,22 @@ def _send(
     timeout = httpx.Timeout(settings.http_timeout_seconds, connect=settings.gateway_connect_timeout)
     with httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout) as client:
         request = client.build_request(prepared.method, url, headers=headers, content=prepared.content)
-        with client.send(request, stream=True) as response:
+        response = client.send(request, stream=True)
+        try:
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 if size < MAX_BODY_READ:
                     chunks.append(chunk)
                 size += len(chunk)
-            return (
-                response.status_code,
-                response.reason_phrase,
-                list(response.headers.multi_items()),
-                b"".join(chunks),
-                size,
-            )
+        finally:
+            response.close()
+        return (
+            response.status_code,
+            response.reason_phrase,
+            list(response.headers.multi_items()),
+            b"".join(chunks),
+            size,
+        )
 
 
 def _show(raw: bytes, size: int, content_type: str) -> tuple[str, Any, bool]:
