@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -121,7 +122,8 @@ class CompiledSpec:
                 if pointer
                 else _convert(copy.deepcopy(inline), direction, True)
             )
-            validator = cls(schema, registry=registry, validate_formats=True)
+            formats = _LEGACY_FORMATS if cls is jsonschema_rs.Draft4Validator else None
+            validator = cls(schema, registry=registry, validate_formats=True, formats=formats)
             self._validators[key] = validator
         return validator
 
@@ -129,6 +131,23 @@ class CompiledSpec:
         """Follow `$ref`s at the top of a schema (internal references only, which bundling guarantees)."""
         document = self.request_document if direction == "request" else self.response_document
         return resolve(document, schema)
+
+
+def _is_uuid(value: str) -> bool:
+    return bool(_UUID.fullmatch(value))
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+# Formats OpenAPI 2.0/3.0 use that draft 4 does not define (draft 2020-12 knows them already).
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_LEGACY_FORMATS = {"uuid": _is_uuid, "date": _is_date}
 
 
 def resolve(document: dict[str, Any], schema: Any, depth: int = 0) -> Any:
@@ -172,12 +191,11 @@ def _convert(node: Any, direction: str, legacy: bool) -> Any:
         return node
     if not isinstance(node, dict):
         return node
+    # nullable adds "null" to the types; an enum must still list null itself (OpenAPI 3.0.3's clarification)
     if legacy and (node.get("nullable") is True or node.get("x-nullable") is True) and "$ref" not in node:
         kind = node.get("type")
         if isinstance(kind, str):
             node["type"] = [kind, "null"]
-        if isinstance(node.get("enum"), list) and None not in node["enum"]:
-            node["enum"] = [*node["enum"], None]
     properties = node.get("properties")
     required = node.get("required")
     if isinstance(properties, dict) and isinstance(required, list):

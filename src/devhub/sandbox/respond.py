@@ -2,8 +2,10 @@
 
 Status: `Prefer: code=N` when given (400 when the operation has no such response and no `default`), else
 the lowest 2XX the operation defines (then `default` as 200). Media type: the first the `Accept` header
-takes (406 when it takes none), JSON first. Body: `Prefer: example=name`, else the media type's first
-example, else the schema's examples, else a value generated from the schema; `Prefer: dynamic=true`
+takes (406 when it takes none), JSON first. Body: `Prefer: example=name` (as written), else the media type's
+first example that matches the response's schema (definitions' examples are often stale: answering one
+that breaks the contract would teach developers the wrong shape), else a value generated from the schema
+(which prefers the schema's own examples); `Prefer: dynamic=true`
 always generates, seeded by the request so the same call gets the same answer.
 """
 
@@ -110,8 +112,27 @@ def body_for(spec: CompiledSpec, media: MediaType, prefer: Preferences, seed: in
             )
         return media.examples[prefer.example]
     if not prefer.dynamic and media.examples:
-        return next(iter(media.examples.values()))
+        found, example = first_valid_example(spec, media)
+        if found:
+            return example
     if media.schema is None:
         return None
     generator = Generator(spec.response_document, seed, dynamic=prefer.dynamic)
     return generator.value(media.schema)
+
+
+_NO_EXAMPLE = object()
+
+
+def first_valid_example(spec: CompiledSpec, media: MediaType) -> tuple[bool, Any]:
+    """The first of the media type's examples that its schema accepts (checked once per definition)."""
+    cache: dict[int, Any] = spec.__dict__.setdefault("_valid_examples", {})
+    key = id(media)
+    if key not in cache:
+        cache[key] = _NO_EXAMPLE
+        for example in media.examples.values():
+            if media.pointer is None or spec.validator(media.pointer, "response").is_valid(example):
+                cache[key] = example
+                break
+    found = cache[key]
+    return (False, None) if found is _NO_EXAMPLE else (True, found)

@@ -104,6 +104,10 @@ class Sandbox:
     def _handle(self, api_ref: str, version: str, request: SandboxRequest) -> Answer:
         caller = self.caller(api_ref, version, request.headers)
         spec = self.spec(api_ref, version, caller)
+        return self.answer(spec, api_ref, version, caller, request)
+
+    def answer(self, spec: CompiledSpec, api_ref: str, version: str, caller: Caller, request: SandboxRequest) -> Answer:
+        """The answer of a compiled definition to a call from `caller` (raises Rejection)."""
         found = spec.match(request.path)
         if found is None:
             raise Rejection(404, "Not found", f"no path of this API version matches {request.path}")

@@ -139,16 +139,16 @@ def check_content_type(operation: Operation, request: SandboxRequest) -> MediaTy
     content_type = request.headers.get("content-type")
     if body is None or not body.media:
         return None
-    if content_type is None:
+    if content_type is None and not request.body:
         return None  # no body (a missing required body is a 422 below)
-    offered = media_base(content_type)
+    offered = media_base(content_type or "")
     for declared, media in body.media.items():
         if media_matches(offered, declared):
             return media
     raise Rejection(
         415,
         "Unsupported media type",
-        f"the body's content type {offered!r} is not one this operation takes: {', '.join(body.media)}",
+        f"the body's content type {offered or '(none)'!r} is not one this operation takes: {', '.join(body.media)}",
         [FieldError("header", "content-type", f"expected one of {', '.join(body.media)}", "content-type")],
     )
 
