@@ -90,29 +90,31 @@ def test_a_fast_burn_over_both_windows_fires_once_and_resolves_once(db, settings
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
 
 
-def test_a_short_spike_does_not_fire(db, settings, tmp_path, now):
-    api = register_api(db, settings, tmp_path, "spiky", AVAILABILITY_99)
-    calls(db, api, now - timedelta(hours=6), now, every=timedelta(minutes=2), good=20)  # 3600 good calls
-    calls(db, api, now - timedelta(minutes=10), now, every=timedelta(minutes=5), errors=30)  # 60 errors
+def test_a_short_spike_or_a_burn_that_stopped_an_hour_ago_does_not_fire(db, settings, tmp_path, now):
+    spiky = register_api(db, settings, tmp_path / "a", "spiky", AVAILABILITY_99)
+    calls(db, spiky, now - timedelta(hours=6), now, every=timedelta(minutes=2), good=20)  # 3600 good calls
+    calls(db, spiky, now - timedelta(minutes=10), now, every=timedelta(minutes=5), errors=30)  # then 60 errors
+    recovered = register_api(db, settings, tmp_path / "b", "recovered", AVAILABILITY_99)
+    calls(
+        db,
+        recovered,
+        now - timedelta(hours=6),
+        now - timedelta(minutes=70),
+        every=timedelta(minutes=2),
+        good=9,
+        errors=1,
+    )
+    calls(db, recovered, now - timedelta(minutes=60), now, every=timedelta(minutes=2), good=10)
     roll_up(db, settings)
 
-    item = _status(db, settings, api, now).objectives[0]
-    assert item.burn_rate_1h > 2 * settings.slo_burn_rate  # ~9x over the last hour
-    assert item.burn_rate_6h < settings.slo_burn_rate  # ~1.6x over 6 hours
+    spike = _status(db, settings, spiky, now).objectives[0]
+    assert spike.burn_rate_1h > 2 * settings.slo_burn_rate  # ~9x over the last hour
+    assert spike.burn_rate_6h < settings.slo_burn_rate  # ~1.6x over 6 hours
+    stopped = _status(db, settings, recovered, now).objectives[0]
+    assert stopped.burn_rate_6h > settings.slo_burn_rate and stopped.burn_rate_1h == 0
     assert alerts.run_once(db, settings, now) == []
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(SloAlert)) == 0
-
-
-def test_a_burn_that_stopped_an_hour_ago_does_not_fire(db, settings, tmp_path, now):
-    api = register_api(db, settings, tmp_path, "recovered", AVAILABILITY_99)
-    calls(db, api, now - timedelta(hours=6), now - timedelta(minutes=70), every=timedelta(minutes=2), good=9, errors=1)
-    calls(db, api, now - timedelta(minutes=60), now, every=timedelta(minutes=2), good=10)
-    roll_up(db, settings)
-
-    item = _status(db, settings, api, now).objectives[0]
-    assert item.burn_rate_6h > settings.slo_burn_rate and item.burn_rate_1h == 0
-    assert alerts.run_once(db, settings, now) == []
 
 
 def test_a_slow_api_fires_its_latency_objective(db, settings, tmp_path, now):
@@ -140,28 +142,23 @@ def test_removing_the_objective_ends_its_episode(db, settings, tmp_path, now, re
     assert [r["body"]["event"] for r in receiver.received] == ["slo.alert.firing", "slo.alert.resolved"]
 
 
-def test_a_refusing_webhook_is_recorded_and_does_not_stop_the_alert(db, settings, tmp_path, now, receiver):
+def test_refused_and_forbidden_webhooks_are_recorded_and_do_not_stop_the_alert(db, settings, tmp_path, now, receiver):
+    def burning(name: str) -> str:
+        api = register_api(db, settings, tmp_path / name, name, AVAILABILITY_99)
+        with db.session() as session:
+            session.add(SloSettings(api_ref=api, webhook_url=f"{receiver.url}?{name}"))
+        calls(db, api, now - timedelta(hours=6), now, every=timedelta(minutes=4), good=4, errors=1)
+        roll_up(db, settings)
+        return api
+
     receiver.status = 500
-    api = register_api(db, settings, tmp_path, "hooked", AVAILABILITY_99)
-    with db.session() as session:
-        session.add(SloSettings(api_ref=api, webhook_url=receiver.url))
-    calls(db, api, now - timedelta(hours=6), now, every=timedelta(minutes=4), good=4, errors=1)
-    roll_up(db, settings)
-
+    refusing = burning("refusing")
     assert len(alerts.run_once(db, settings, now)) == 1
+    private = burning("private")
+    strict = settings.model_copy(update={"slo_webhook_allowed_hosts": []})  # loopback no longer allowed
+    assert [e.api_ref for e in alerts.run_once(db, strict, now)] == [private]
+    assert [r["path"] for r in receiver.received] == ["/hooks/slo?refusing"]  # the private one was never posted
     with db.session() as session:
-        assert session.scalar(select(SloAlert.webhook_result)) == "firing refused: HTTP 500"
-
-
-def test_a_webhook_to_a_private_address_is_not_posted_unless_allowed(db, settings, tmp_path, now, receiver):
-    strict = settings.model_copy(update={"slo_webhook_allowed_hosts": []})
-    api = register_api(db, settings, tmp_path, "private-hook", AVAILABILITY_99)
-    with db.session() as session:
-        session.add(SloSettings(api_ref=api, webhook_url=receiver.url))
-    calls(db, api, now - timedelta(hours=6), now, every=timedelta(minutes=4), good=4, errors=1)
-    roll_up(db, settings)
-
-    assert len(alerts.run_once(db, strict, now)) == 1
-    assert receiver.received == []
-    with db.session() as session:
-        assert "private address" in session.scalar(select(SloAlert.webhook_result))
+        results = dict(session.execute(select(SloAlert.api_ref, SloAlert.webhook_result)).all())
+    assert results[refusing] == "firing refused: HTTP 500"
+    assert "private address" in results[private]

@@ -9,8 +9,8 @@ import pytest
 from devhub.analytics.histogram import Histogram
 from devhub.slo import budget
 from devhub.slo.objectives import (
-    ObjectiveError,
     Objective,
+    ObjectiveError,
     parse_availability,
     parse_latency,
     parse_window,
@@ -123,3 +123,17 @@ def test_an_alert_needs_both_windows_over_the_threshold():
     assert not budget.firing(9.0, 1.6, 2.0)  # a short spike: the 6-hour window is not burning
     assert not budget.firing(0.0, 4.0, 2.0)  # stopped burning an hour ago: resolved
     assert not budget.firing(2.0, 2.0, 2.0)  # exactly the threshold is not "more than"
+
+
+def test_webhook_urls_to_private_addresses_need_to_be_listed():
+    from devhub.slo.webhooks import WebhookError, check_url
+
+    open_settings = SimpleNamespace(slo_webhook_allowed_hosts=[])
+    assert check_url("https://8.8.8.8/hook", open_settings) == "https://8.8.8.8/hook"
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://192.168.1.4/x", "http://[::1]/x"):
+        with pytest.raises(WebhookError, match="private address"):
+            check_url(url, open_settings)
+    listed = SimpleNamespace(slo_webhook_allowed_hosts=["127.0.0.1"])
+    assert check_url("http://127.0.0.1:9/x", listed)
+    with pytest.raises(WebhookError, match="not in DEVHUB_SLO_WEBHOOK_ALLOWED_HOSTS"):
+        check_url("https://hooks.example.com/x", listed)

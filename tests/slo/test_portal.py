@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pytest
 import uvicorn
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -73,21 +72,23 @@ def test_readers_may_not_set_objectives_and_outsiders_do_not_see_them(client, db
     ]
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({"availability_target": 100}, "under 100"),
-        ({"latency_target": 99}, "both a target percentage and a threshold"),
-        ({"window_days": 365}, "1 to 90 days"),
-        ({"webhook_url": "ftp://example.com/x"}, "not an http or https URL"),
-        ({"webhook_url": "http://10.1.2.3/hook"}, "DEVHUB_SLO_WEBHOOK_ALLOWED_HOSTS"),
-    ],
-)
-def test_invalid_settings_are_refused_with_a_problem(client, db, settings, tmp_path, people, body, message):
+INVALID = [
+    ({"availability_target": 100}, "under 100"),
+    ({"latency_target": 99}, "both a target percentage and a threshold"),
+    ({"window_days": 365}, "1 to 90 days"),
+    ({"webhook_url": "ftp://example.com/x"}, "not an http or https URL"),
+    ({"webhook_url": "http://10.1.2.3/hook"}, "DEVHUB_SLO_WEBHOOK_ALLOWED_HOSTS"),
+    ({"environment": "staging"}, "environment"),
+]
+
+
+def test_invalid_settings_are_refused_with_a_problem(client, db, settings, tmp_path, people):
     register_api(db, settings, tmp_path, "orders", {})
-    response = client.patch(SLO, headers=people.owner, json=body)
-    assert response.status_code == 422, response.text
-    assert message in response.json()["detail"]
+    for body, message in INVALID:
+        response = client.patch(SLO, headers=people.owner, json=body)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert message in response.json()["detail"] or message in response.text
 
 
 def test_the_page_shows_objectives_budget_and_alerts_and_owners_set_them(client, db, settings, tmp_path, people, now):
