@@ -50,7 +50,21 @@ PETSTORE = {
                     {"name": "X-Trace", "in": "header", "schema": {"type": "string"}, "example": "trace-1"},
                     {"name": "Host", "in": "header", "schema": {"type": "string"}},
                 ],
-                "responses": {"200": {"description": "The pet"}},
+                "responses": {
+                    "200": {
+                        "description": "The pet",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["id", "name"],
+                                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                                },
+                                "example": {"id": "42", "name": "Rex"},
+                            }
+                        },
+                    }
+                },
             }
         },
         "/pets": {
@@ -163,7 +177,13 @@ def wait_up(url: str, process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def gateways(tmp_path_factory) -> Iterator[dict[str, int]]:
+def portal_port() -> int:
+    """Where `live_portal` listens: the gateway sends built-in sandbox calls there."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def gateways(tmp_path_factory, portal_port) -> Iterator[dict[str, int]]:
     """Running gateway processes by database URL (their port); stopped when the module is done."""
     running: dict[str, tuple[subprocess.Popen, int]] = {}
     ports: dict[str, int] = {}
@@ -171,7 +191,8 @@ def gateways(tmp_path_factory) -> Iterator[dict[str, int]]:
     class Ports(dict):
         def __missing__(self, url: str) -> int:
             port = free_port()
-            process = spawn_gateway(url, port, tmp_path_factory.mktemp("gateway"))
+            sandbox = f"http://127.0.0.1:{portal_port}"
+            process = spawn_gateway(url, port, tmp_path_factory.mktemp("gateway"), DEVHUB_SANDBOX_URL=sandbox)
             running[url] = (process, port)
             wait_up(f"http://127.0.0.1:{port}", process)
             self[url] = port
@@ -198,6 +219,26 @@ def portal(console_settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(console_settings, run_background_tasks=False)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live_portal(console_settings: Settings, portal_port: int) -> Iterator[str]:
+    """The portal on a real port (uvicorn in a thread), for the gateway to reach its built-in sandbox."""
+    import uvicorn
+
+    from devhub.app import create_app
+
+    app = create_app(console_settings, run_background_tasks=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=portal_port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the portal did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{portal_port}"
+    server.should_exit = True
+    thread.join(10)
 
 
 # --- the world, through the REST API --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from urllib.parse import unquote
 
 import pytest
@@ -229,3 +230,28 @@ def test_oauth2_client_calls_with_a_bearer_placeholder(world):
     assert result["body_json"]["headers"]["x-devhub-credential"] == client_id
     assert '-H "Authorization: Bearer $DEVHUB_TOKEN"' in result["curl"]
     assert re.search(r"curl -u \"dhc_test_\w+:\$DEVHUB_CLIENT_SECRET\"", result["curl"])
+
+
+def test_console_call_reaches_the_built_in_sandbox(world, live_portal):
+    """A product without a sandbox URL is answered by devhub's spec-driven sandbox, behind the gateway."""
+    product = {"slug": "zoo", "name": "Zoo", "owner": "team-a", "visibility": "public", "apis": [{"api": "petstore"}]}
+    assert world.client.post("/api/v1/products", headers=world.owner, json=product).status_code == 201
+    plan = {"slug": "free", "name": "Free", "rate_per_second": 100}
+    assert world.client.post("/api/v1/products/zoo/plans", headers=world.owner, json=plan).status_code == 201
+    body = {"product": "zoo", "plan": "free"}
+    response = world.client.post(f"/api/v1/apps/{world.app['id']}/subscriptions", headers=world.developer, json=body)
+    assert response.status_code == 201, response.text
+
+    # Two products offer the API to this key now: the call names one.
+    ambiguous = world.call(422, parameters={"path": {"petId": "42"}})
+    assert "several products" in ambiguous["detail"]
+    deadline = time.monotonic() + 5
+    while True:
+        result = world.call(product="zoo", parameters={"path": {"petId": "42"}})
+        if result["status"] not in (401, 403, 404) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert result["status"] == 200, result
+    assert result["body_json"] == {"id": "42", "name": "Rex"}  # the definition's example
+    assert result["url"].startswith("https://gw.example.com/zoo/pets/42")
+    assert world.seen == [], "the sandbox answered, not the upstream"
