@@ -201,9 +201,13 @@ def rollup_state(request: Request, principal: Principal = Depends(get_principal)
 
 @router.post("/rollup", summary="Roll up the calls recorded so far now (admins); the background loop does it anyway")
 def rollup_now(
-    request: Request, settings: Settings = Depends(get_settings_dep), principal: Principal = Depends(get_principal)
+    request: Request,
+    settings: Settings = Depends(get_settings_dep),
+    session: Session = SESSION,
+    principal: Principal = Depends(get_principal),
 ) -> RollupOut:
     require(principal, "usage.rollup")
+    session.commit()  # this request's own writes (a token's last use) must not hold SQLite's write lock
     database = request.app.state.db
     done = rollup.run_until_caught_up(database, settings)
     return RollupOut(rolled_up=done, **rollup.state(database))

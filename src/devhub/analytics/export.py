@@ -119,7 +119,7 @@ def _apps(session: Session, ids: set[int]) -> dict[int, tuple[Application, str]]
         return {}
     apps = list(session.scalars(select(Application).where(Application.id.in_(sorted(ids)))))
     owners = {a.owner_user_id for a in apps if a.owner_user_id is not None}
-    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(owners)))) if owners else {}
+    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(owners))).all()) if owners else {}
     return {a.id: (a, a.owner_team_ref or f"user:{emails.get(a.owner_user_id, 'unknown')}") for a in apps}
 
 

@@ -31,7 +31,7 @@ STEP_LABELS = {
 }
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one per developer
 class Journey:
     user_id: int
     email: str

@@ -455,7 +455,9 @@ def api_usage(session: Session, api_ref: str, period: Period, now: datetime | No
     board = dashboard(session, UsageSeries.api_ref == api_ref, period, API_GROUPINGS, now)
     ids = sorted({key[0] for key, _ in board.groups["application"] if key[0] is not None})
     names = (
-        dict(session.execute(select(Application.id, Application.name).where(Application.id.in_(ids)))) if ids else {}
+        dict(session.execute(select(Application.id, Application.name).where(Application.id.in_(ids))).all())
+        if ids
+        else {}
     )
     return ApiUsage(api_ref, board, names, deprecated_callers(session, api_ref, board.groups.pop("calls"), names))
 
