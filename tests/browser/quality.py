@@ -145,16 +145,21 @@ class Gates:
                 self._axe(page, name, "light")
                 if keyboard:
                     self._keyboard(page, name)
-            page.screenshot(path=self.screenshots / f"{name}-{width}.png", full_page=True)
+            self._screenshot(page, f"{name}-{width}")
         if dark:
             page.emulate_media(color_scheme="dark")
             self._axe(page, name, "dark")
-            page.screenshot(path=self.screenshots / f"{name}-{WIDTHS[1]}-dark.png", full_page=True)
+            self._screenshot(page, f"{name}-{WIDTHS[1]}-dark")
             page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT[WIDTHS[0]]})
-            page.screenshot(path=self.screenshots / f"{name}-{WIDTHS[0]}-dark.png", full_page=True)
+            self._screenshot(page, f"{name}-{WIDTHS[0]}-dark")
             page.emulate_media(color_scheme="light")
         page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT[WIDTHS[0]]})
         self.seconds[name] = round(time.perf_counter() - started, 2)
+
+    def _screenshot(self, page, name: str) -> None:
+        """The whole page from its top (sticky columns are drawn where they sit at scroll position 0)."""
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=self.screenshots / f"{name}.png", full_page=True, animations="disabled", caret="hide")
 
     def _no_overflow(self, page, name: str, width: int) -> None:
         overflow = page.evaluate(_OVERFLOW)
@@ -178,7 +183,7 @@ class Gates:
         if missing:
             shown = ", ".join(missing[:6]) + (f" (+{len(missing) - 6} more)" if len(missing) > 6 else "")
             self.failures.append(f"{name}: Tab never reaches {len(missing)} of {len(controls)} controls: {shown}")
-        page.evaluate("() => document.activeElement?.blur()")
+        page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
 
     def assert_clean(self) -> None:
         assert not self.failures, f"{len(self.failures)} quality problems on {self.checked}:\n" + "\n".join(
