@@ -85,6 +85,9 @@ class World:
         claims.update(overrides)
         return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, claims, private)
 
+    def console(self, credential: str, **overrides) -> str:
+        return console_token(self.db, self.settings, credential, **overrides)
+
     def decide(self, app: str, action: str, product: str = "payments") -> None:
         from sqlalchemy import select
 
@@ -102,6 +105,25 @@ class World:
         from sqlalchemy import select
 
         return session.scalar(select(ApiKey).where(ApiKey.key_id == self.key_id(name)))
+
+
+def console_token(db: Database, settings: Settings, credential: str, **overrides) -> str:
+    """A try-it console token for a credential (key id or client id), as `oauth.issue_console_token` mints
+    it (the portal's current signing key, audience devhub-console), with claims changed at will."""
+    with db.session() as session:
+        key = oauth.current_key(session) or oauth.create_signing_key(session, settings, SYSTEM)
+        private = ECKey.import_key(json.loads(oauth._fernet(settings).decrypt(key.private_jwk_encrypted.encode())))
+    now = int(time.time())
+    claims = {
+        "iss": settings.base_url.rstrip("/"),
+        "aud": oauth.CONSOLE_AUDIENCE,
+        "sub": credential,
+        "iat": now,
+        "exp": now + 60,
+        "jti": f"t{now}",
+    }
+    claims.update(overrides)
+    return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, private)
 
 
 def _plan(session, product: Product, **values) -> Plan:

@@ -172,3 +172,45 @@ def test_oauth2_tokens_are_verified_cached_and_checked_against_the_plan(world, a
         client = credentials.get_client(session, app, world.clients["partner"][0])
         credentials.revoke_client(session, world.settings, app, client, SYSTEM)
     assert refused(bearer(token, world.snapshot()), 401, "revoked")
+
+
+def test_console_tokens_act_as_the_credential_they_name(world, auth, settings):
+    """The try-it console's token: verified against the JWKS, then exactly the named credential's rules."""
+    header = "x-devhub-console-token"
+    key_id = world.key_id("keys-test")
+    as_key = call(world, auth, headers={header: world.console(key_id)})
+    assert isinstance(as_key, Consumer)
+    assert (as_key.app_id, as_key.environment, as_key.credential) == (world.apps["keys"], "sandbox", key_id)
+    assert as_key.grant.plan.slug == "free"
+
+    client_id, _ = world.clients["partner"]
+    as_client = call(world, auth, headers={header: world.console(client_id)})
+    assert isinstance(as_client, Consumer) and as_client.credential == client_id
+    assert as_client.scopes == {"payments:read", "payments:write"}  # the OAuth2 plan's scopes
+
+    # the credential's own rules: a production key of a pending subscription, a key on an OAuth2 plan
+    assert refused(call(world, auth, headers={header: world.console(world.key_id("waiting-live"))}), 403, "approval")
+    assert refused(call(world, auth, headers={header: world.console(world.key_id("partner-test"))}), 403, "OAuth2")
+    assert refused(call(world, auth, headers={header: world.console("000000000000")}), 401, "unknown")
+    # not a console token: expired, too long-lived, an access token, another issuer, forged
+    now = int(time.time())
+    for token in (
+        world.console(key_id, iat=now - 400, exp=now - 100),
+        world.console(key_id, exp=now + 3600),
+        world.sign(),
+        world.console(key_id, iss="https://elsewhere.example"),
+        world.console(key_id)[:-4] + "AAAA",
+    ):
+        result = call(world, auth, headers={header: token})
+        assert refused(result, 401) and result.www_authenticate.startswith("Bearer")
+    # nor is a console token an access token
+    assert refused(call(world, auth, headers={"authorization": f"Bearer {world.console(key_id)}"}), 401)
+
+    with world.db.session() as session:
+        app = session.get(Application, world.apps["keys"])
+        credentials.revoke_key(session, settings, app, world.key_row("keys-test", session), SYSTEM)
+    revoked = call(world, auth, headers={header: world.console(key_id)})
+    assert refused(revoked, 401, "revoked")
+    assert (revoked.app_id, revoked.credential) == (world.apps["keys"], key_id)  # known, for the call record
+    kept, _ = auth.strip({header: "t", "accept": "*/*"}, {})
+    assert kept == {"accept": "*/*"}

@@ -188,7 +188,7 @@ class Gateway:
             self._record(snapshot, route, consumer, method, rest, consumer.status, started, request, 0, rid)
             return
 
-        limit_headers = ()
+        limit_headers: list = []
         if consumer.grant.plan.windows:
             key = auth_module.limit_key(consumer, request.client)
             try:
@@ -225,7 +225,9 @@ class Gateway:
             upstream_target = origin.base_path + route.upstream_path(rest)
         elif consumer.environment == "sandbox":  # no sandbox URL: devhub's built-in sandbox answers
             matched = snapshot.operation_for(route.scope, method, rest)
-            api = matched[:2] if matched[0] is not None else (route.apis[0] if route.apis else None)
+            if matched[0] is None and route.apis:  # the route's API version answers (and is metered)
+                matched = (*route.apis[0], None)
+            api = matched[:2] if matched[0] is not None else None
             if api is None:
                 detail = f"{product} offers no published API version for the built-in sandbox to answer from"
                 self._problem(request, 503, "Service Unavailable", detail, extra, product, started, "no_upstream")
