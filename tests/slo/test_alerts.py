@@ -162,3 +162,30 @@ def test_refused_and_forbidden_webhooks_are_recorded_and_do_not_stop_the_alert(d
         results = dict(session.execute(select(SloAlert.api_ref, SloAlert.webhook_result)).all())
     assert results[refusing] == "firing refused: HTTP 500"
     assert "private address" in results[private]
+
+
+def test_the_background_loop_evaluates_as_the_portal_starts(db, settings, tmp_path, now):
+    import asyncio
+
+    from devhub.app import BACKGROUND_LOOPS
+    from devhub.slo.tasks import evaluate_loop
+
+    assert "devhub.slo.tasks:evaluate_loop" in BACKGROUND_LOOPS
+    api = register_api(db, settings, tmp_path, "looped", AVAILABILITY_99)
+    calls(db, api, now - timedelta(hours=6), now, every=timedelta(minutes=4), good=4, errors=1)
+    roll_up(db, settings)
+
+    async def run_until_an_alert_opens() -> bool:
+        task = asyncio.create_task(evaluate_loop(db, settings))
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                with db.session() as session:
+                    if session.scalar(select(func.count()).select_from(SloAlert)):
+                        return True
+            return False
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    assert asyncio.run(run_until_an_alert_opens())

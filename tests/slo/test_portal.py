@@ -103,12 +103,16 @@ def test_the_page_shows_objectives_budget_and_alerts_and_owners_set_them(client,
     page = client.get("/apis/default/orders/slo", headers=people.reader)
     assert page.status_code == 200
     assert "99.9% of calls not 5xx" in page.text and "99.000%" in page.text  # 1 in 100 calls failed
-    assert "alerting since" in page.text and "firing delivered: HTTP 204" in page.text
-    assert "Set objectives" not in page.text  # a reader gets no form
+    assert "alerting since" in page.text and "Set objectives" not in page.text  # a reader gets no form
+    assert "firing delivered" not in page.text  # delivery outcomes name the webhook's host: owners only
+    history = client.get("/api/v1/apis/default/orders/slo/alerts", headers=people.reader).json()
+    assert history["meta"]["total"] == 1 and history["items"][0]["webhook_result"] is None
+    owned = client.get("/api/v1/apis/default/orders/slo/alerts", headers=people.owner).json()
+    assert owned["items"][0]["webhook_result"] == "firing delivered: HTTP 204"
 
     sign_in(client, db, settings, people.owner_id)
     form = client.get("/apis/default/orders/slo")
-    assert "Set objectives" in form.text
+    assert "Set objectives" in form.text and "firing delivered: HTTP 204" in form.text
     token = csrf_for(client, settings)
     data = {"csrf_token": token, "availability_target": "99.5", "latency_target": "", "latency_ms": "", "action": "set"}
     saved = client.post("/apis/default/orders/slo", data=data, follow_redirects=False)

@@ -122,4 +122,6 @@ def list_alerts(
     entity = visible_api(session, namespace, name, principal)
     require(principal, "slo.read")
     result = service.alert_history(session, entity.ref, page)
-    return AlertList(items=[AlertOut.of(row) for row in result.items], meta=PageMeta.of(result))
+    owners = can(principal, "slo.manage", entity.owner_ref)  # delivery outcomes name the webhook's host
+    items = [AlertOut.of(row, show_webhook=owners) for row in result.items]
+    return AlertList(items=items, meta=PageMeta.of(result))

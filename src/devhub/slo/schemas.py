@@ -134,10 +134,10 @@ class AlertOut(BaseModel):
     peak_burn_rate_1h: float
     budget_left: float | None
     notified: int = Field(description="People told in the portal and by mail.")
-    webhook_result: str | None
+    webhook_result: str | None = Field(description="The last webhook delivery's outcome (owners only).")
 
     @classmethod
-    def of(cls, row: SloAlert) -> AlertOut:
+    def of(cls, row: SloAlert, show_webhook: bool = False) -> AlertOut:
         return cls(
             id=row.id,
             objective=row.objective,
@@ -150,7 +150,7 @@ class AlertOut(BaseModel):
             peak_burn_rate_1h=round(row.peak_burn_rate_1h, 3),
             budget_left=round(row.budget_left, 2) if row.budget_left is not None else None,
             notified=row.notified,
-            webhook_result=row.webhook_result,
+            webhook_result=row.webhook_result if show_webhook else None,
         )
 
 
