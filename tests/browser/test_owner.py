@@ -77,3 +77,11 @@ def test_owner_publishes_a_version_sees_the_changes_and_approves_a_request(page,
     expect(page.get_by_role("row", name=re.compile("Requester's till"))).to_have_count(0)
     page.get_by_role("navigation", name="States").get_by_role("link", name="Approved").click()
     expect(page.get_by_role("row", name=re.compile("Requester's till"))).to_contain_text("approved")
+
+    # The API's usage and its service level objectives, where its owners look after a release.
+    page.goto(f"{portal.url}/usage/apis/default/{API}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Usage")
+    gates.check(page, "usage-api")
+    page.goto(f"{portal.url}/apis/default/{API}/slo")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("service level objectives")
+    gates.check(page, "slo-api")
