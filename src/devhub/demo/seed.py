@@ -1,6 +1,10 @@
 """Seed the demo organisation: the catalog files shipped in `demo/data`, imported as one location; two
 products with plans to try self-serve access on; and two accounts to try the portal with: an administrator
-and an approved developer in the Payments Core team."""
+and an approved developer in the Payments Core team.
+
+The demo products have no sandbox URL: sandbox keys are answered by devhub's built-in sandbox (from the
+published definitions), so a new developer's first call works with nothing else running. Merchant Catalog
+serves its v2 API at its prefix and the deprecated v1 beside it under `/v1`."""
 
 from __future__ import annotations
 
@@ -42,8 +46,7 @@ DEMO_PRODUCTS = [
             "description": "The product catalogue of Acme merchants: list, create and fetch items.",
             "owner": "merchant-experience",
             "visibility": "public",
-            "apis": [{"api": "merchant-catalog-v2-api"}],
-            "sandbox_url": "http://127.0.0.1:8100/sandbox/merchant-catalog",
+            "apis": [{"api": "merchant-catalog-v2-api"}, {"api": "merchant-catalog-api", "path": "v1"}],
             "production_url": "https://catalog.acme-payments.example.com",
         },
         "plans": [
@@ -59,7 +62,6 @@ DEMO_PRODUCTS = [
             "owner": "platform",
             "visibility": "public",
             "apis": [{"api": "sms-messaging-api"}],
-            "sandbox_url": "http://127.0.0.1:8100/sandbox/messaging",
         },
         "plans": [
             {"slug": "trial", "name": "Trial", "rate_per_minute": 60, "quota_per_month": 1000},
@@ -86,12 +88,28 @@ def seed_products(session: Session) -> int:
     for item in DEMO_PRODUCTS:
         data = ProductIn(**item["product"])
         if apps.list_products(session, OPERATOR, PageRequest(1, 100), data.slug).total:
+            _use_built_in_sandbox(session, data.slug)
             continue
         product = apps.create_product(session, OPERATOR, data, SYSTEM)
         for plan in item["plans"]:
             apps.create_plan(session, OPERATOR, product, PlanIn(**plan), SYSTEM)
         added += 1
     return added
+
+
+_DEAD_SANDBOX = "http://127.0.0.1:8100/sandbox/"  # what earlier demos pointed at: nothing listens there
+
+
+def _use_built_in_sandbox(session: Session, slug: str) -> None:
+    """A demo database seeded by an earlier version points its products at a sandbox that never ran; the
+    built-in sandbox answers instead."""
+    from devhub.apps import service as apps
+    from devhub.apps.schemas import ProductUpdate
+    from devhub.identity.policy import OPERATOR
+
+    product = apps.get_product(session, slug, OPERATOR)
+    if (product.sandbox_url or "").startswith(_DEAD_SANDBOX):
+        apps.update_product(session, OPERATOR, product, ProductUpdate(sandbox_url=None), SYSTEM)
 
 
 def seed_accounts(session: Session, settings: Settings) -> DemoAccounts:
