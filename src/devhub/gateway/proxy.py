@@ -7,7 +7,13 @@ database is read by the snapshot poller and written by the meter's batches, both
 Errors are RFC 9457 problem documents (`application/problem+json`): 404 no route, 401/403 from
 authentication (with `WWW-Authenticate`), 429 over a limit (with `Retry-After`), 502 upstream refused,
 reset or malformed, 503 breaker open, limits store down (fail-closed) or no upstream for the environment,
-504 connect or read timeout.
+504 connect or read timeout. Every call, refusals included, becomes one call record with its request id
+and whatever identity checked out (analytics counts the refusals too).
+
+A product without a sandbox URL sends sandbox calls to the portal's built-in sandbox
+(`{DEVHUB_SANDBOX_URL or base_url}/sandbox/{namespace}/{name}/{version}{path}`, the version of the matched
+operation, else the route's first API version), signed for that credential and version
+(`devhub.sandbox.trust`) so the sandbox serves each developer's own state only to the gateway.
 """
 
 from __future__ import annotations

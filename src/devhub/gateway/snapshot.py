@@ -18,10 +18,15 @@ A reload reads everything again: ~0.45 s (SQLite) to ~0.6 s (PostgreSQL) for 20k
 and a subscription each, in a worker thread. Well beyond that, reloads should become incremental (rows
 changed since the last load), which the token alone cannot tell.
 
-Operations are matched against the OpenAPI path templates of each product's APIs: the version the
-product pins, else the newest published one. Per product and method, literal paths are a dict, and the
-templates sharing a literal first segment are compiled into one alternation regex (more literal templates
-first), so matching is a dict hit or one small `re.match`, however large the API.
+Routes: each product has one at its prefix (`/payments`) and one per distinct path of its API entries
+(`/payments/v1`, `/payments/v2`), so two versions of one API are served side by side. A host name listed
+by a product maps to a table of that product's routes keyed with and without its prefix, so on that host
+`/v1/charges` and `/payments/v1/charges` are the same call; other hosts use the path table alone.
+
+Operations are matched per route, against the OpenAPI path templates of the API entries served there:
+the version an entry pins, else the newest published one. Per route and method, literal paths are a dict,
+and the templates sharing a literal first segment are compiled into one alternation regex (more literal
+templates first), so matching is a dict hit or one small `re.match`, however large the API.
 """
 
 from __future__ import annotations
