@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,14 +103,18 @@ def _wait_healthy(process: subprocess.Popen, url: str, log: Path, timeout: float
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Ctrl-C as a person would (uvicorn stops, then the gateway child), then a kill of its group if it hangs."""
+    """Ctrl-C as a person would (uvicorn stops, then the gateway child), then a kill of its process group
+    (its own session: only what it started) if it hangs or left a child behind."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
             process.wait(20)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+            pass
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(5)
 
 
 def _start_portal() -> tuple[subprocess.Popen, dict]:
@@ -125,6 +129,7 @@ def _start_portal() -> tuple[subprocess.Popen, dict]:
         DEVHUB_SECRET_KEY=SECRET_KEY,
         DEVHUB_SIGNUP_AUTO_APPROVE="true",  # a portal that lets new developers in at once
         DEVHUB_CATALOG_REFRESH_SECONDS="0",
+        DEVHUB_USAGE_ROLLUP_SECONDS="1",  # the usage dashboards catch up within a second
         PYTHONWARNINGS="ignore",
     )
     log = data_dir / "portal.log"

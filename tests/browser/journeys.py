@@ -26,6 +26,12 @@ class Actions:
         locator.click()
         self.page.wait_for_load_state("domcontentloaded")
 
+    def press(self, locator, key: str, what: str | None = None) -> None:
+        self.count += 1
+        self.log.append(what or f"{key} in {locator}")
+        locator.press(key)
+        self.page.wait_for_load_state("domcontentloaded")
+
 
 def sign_up(page, actions: Actions, email: str, name: str, password: str = PASSWORD) -> None:
     """On the sign-up page: fill in the form and send it (one action)."""

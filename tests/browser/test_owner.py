@@ -81,7 +81,7 @@ def test_owner_publishes_a_version_sees_the_changes_and_approves_a_request(page,
     # The API's usage and its service level objectives, where its owners look after a release.
     page.goto(f"{portal.url}/usage/apis/default/{API}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Usage")
-    gates.check(page, "usage-api")
+    gates.check(page, "usage-api", dark=True)
     page.goto(f"{portal.url}/apis/default/{API}/slo")
     expect(page.get_by_role("heading", level=1)).to_contain_text("service level objectives")
     gates.check(page, "slo-api")
