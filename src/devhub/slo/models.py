@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from devhub.catalog.models import REF_LENGTH
@@ -63,3 +63,5 @@ class SloAlert(Base):
     budget_left: Mapped[float | None] = mapped_column(Float)  # fraction of the window's budget, at the start
     notified: Mapped[int] = mapped_column(Integer, default=0)  # people told (portal notification and mail)
     webhook_result: Mapped[str | None] = mapped_column(Text)  # the last delivery: "200 at ..." or the error
+    webhook_payload: Mapped[dict | None] = mapped_column(JSON)  # still to deliver (None: delivered or given up)
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
