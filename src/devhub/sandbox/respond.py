@@ -117,8 +117,20 @@ def body_for(spec: CompiledSpec, media: MediaType, prefer: Preferences, seed: in
             return example
     if media.schema is None:
         return None
-    generator = Generator(spec.response_document, seed, dynamic=prefer.dynamic)
-    return generator.value(media.schema)
+    if prefer.dynamic:
+        return Generator(spec.response_document, seed, dynamic=True).value(media.schema)
+    return static_body(spec, media, seed)
+
+
+def static_body(spec: CompiledSpec, media: MediaType, seed: int) -> Any:
+    """A static answer, generated once per definition, media type and seed (callers must not mutate it)."""
+    cache: dict[tuple[int, int], Any] = spec.__dict__.setdefault("_static_bodies", {})
+    key = (id(media), seed)
+    if key not in cache:
+        if len(cache) > 4096:
+            cache.clear()
+        cache[key] = Generator(spec.response_document, seed).value(media.schema)
+    return cache[key]
 
 
 _NO_EXAMPLE = object()

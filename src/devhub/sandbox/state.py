@@ -249,11 +249,11 @@ def _list(engine: Engine, spec: CompiledSpec, call: Call, resource: Resource) ->
     schema = spec.resolve(media.schema)
     if isinstance(schema, dict) and (schema.get("type") == "array" or "items" in schema):
         return Answer(status, bodies, media.name)
-    envelope = body_for(spec, media, Preferences(), seed_of(call.api_ref, call.operation.template, status))
+    generated = body_for(spec, media, Preferences(), seed_of(call.api_ref, call.operation.template, status))
     field = _array_property(spec, schema)
-    if not isinstance(envelope, dict) or field is None:
+    if not isinstance(generated, dict) or field is None:
         return None
-    envelope[field] = bodies
+    envelope = {**generated, field: bodies}
     return Answer(status, envelope, media.name)
 
 
@@ -272,7 +272,7 @@ def _loaded(body: Any) -> Any:
 
 def _on_item(engine: Engine, spec: CompiledSpec, call: Call, resource: Resource, limits: Limits) -> Answer | None:
     method = call.operation.method
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         rows = dict(
             connection.execute(
                 select(items.c.item_id, items.c.body).where(
@@ -292,6 +292,8 @@ def _on_item(engine: Engine, spec: CompiledSpec, call: Call, resource: Resource,
             stored = _changed(stored, call, resource.id_name)
             _check_size(stored, limits)
             connection.execute(update(items).where(where).values(body=stored, updated_at=utcnow()))
+        if method != "get":
+            connection.commit()
     status, _, media = _template_answer(spec, call)
     if media is None or (method == "delete" and status == 204):
         return Answer(status)
