@@ -142,7 +142,7 @@ def test_removing_the_objective_ends_its_episode(db, settings, tmp_path, now, re
     assert [r["body"]["event"] for r in receiver.received] == ["slo.alert.firing", "slo.alert.resolved"]
 
 
-def test_refused_and_forbidden_webhooks_are_recorded_and_do_not_stop_the_alert(db, settings, tmp_path, now, receiver):
+def test_a_refused_webhook_is_tried_again_and_a_forbidden_one_given_up(db, settings, tmp_path, now, receiver):
     def burning(name: str) -> str:
         api = register_api(db, settings, tmp_path / name, name, AVAILABILITY_99)
         with db.session() as session:
@@ -151,17 +151,27 @@ def test_refused_and_forbidden_webhooks_are_recorded_and_do_not_stop_the_alert(d
         roll_up(db, settings)
         return api
 
+    def results() -> dict[str, tuple]:
+        with db.session() as session:
+            query = select(SloAlert.api_ref, SloAlert.webhook_result, SloAlert.webhook_payload.is_not(None))
+            return {ref: (result, waiting) for ref, result, waiting in session.execute(query)}
+
     receiver.status = 500
     refusing = burning("refusing")
     assert len(alerts.run_once(db, settings, now)) == 1
+    assert results()[refusing] == ("firing refused: HTTP 500", True)  # kept for the next pass
+    receiver.status = 204
+    assert alerts.run_once(db, settings, now) == []  # no new event, but the waiting delivery goes out
+    assert results()[refusing] == ("firing delivered: HTTP 204 (attempt 2)", False)
+    assert [r["body"]["id"] for r in receiver.received] == [receiver.received[0]["body"]["id"]] * 2
+
     private = burning("private")
     strict = settings.model_copy(update={"slo_webhook_allowed_hosts": []})  # loopback no longer allowed
-    assert [e.api_ref for e in alerts.run_once(db, strict, now)] == [private]
-    assert [r["path"] for r in receiver.received] == ["/hooks/slo?refusing"]  # the private one was never posted
-    with db.session() as session:
-        results = dict(session.execute(select(SloAlert.api_ref, SloAlert.webhook_result)).all())
-    assert results[refusing] == "firing refused: HTTP 500"
-    assert "private address" in results[private]
+    for _ in range(alerts.MAX_ATTEMPTS + 1):
+        alerts.run_once(db, strict, now)
+    result, waiting = results()[private]
+    assert "private address" in result and result.endswith(f"(attempt {alerts.MAX_ATTEMPTS}); given up")
+    assert not waiting and len(receiver.received) == 2  # never posted
 
 
 def test_the_background_loop_evaluates_as_the_portal_starts(db, settings, tmp_path, now):

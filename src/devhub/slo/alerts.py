@@ -5,8 +5,13 @@ Each change is announced once: the API's owner team gets a portal notification a
 and SMTP when configured), and the owners' webhook, when set, a JSON POST. Opening claims the episode by
 inserting its row under the one-open-episode-per-objective unique constraint; resolving claims it by an
 UPDATE guarded on the row still being open. Several portal processes evaluating at once therefore announce
-every opening and every resolution exactly once. Webhooks are posted after the transaction commits (a
-slow receiver never holds the database), and the outcome is written back on the episode.
+every opening and every resolution exactly once.
+
+Webhooks are posted after the transaction commits (a slow receiver never holds the database): the payload
+waits on the episode (`webhook_payload`) until a delivery succeeds or `MAX_ATTEMPTS` passes have tried, so a
+receiver that is down for a few minutes still gets the alert. Each attempt is claimed by an UPDATE guarded
+on the attempt count, so two processes never post the same attempt; a process dying mid-post costs an
+attempt, not the alert (delivery is at least once: receivers may see a repeat and can key on `id`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from devhub.slo.models import OPEN, SloAlert
 
 log = logging.getLogger(__name__)
 FIRING, RESOLVED = "slo.alert.firing", "slo.alert.resolved"
+MAX_ATTEMPTS = 5
 
 
 @dataclass
@@ -37,7 +43,6 @@ class AlertEvent:
     event: str  # FIRING | RESOLVED
     alert_id: int
     api_ref: str
-    webhook_url: str | None
     payload: dict[str, Any]
 
 
@@ -49,6 +54,7 @@ def slo_link(api_ref: str) -> str:
 def _payload(event: str, alert: SloAlert, item: service.ObjectiveStatus, settings: Settings) -> dict[str, Any]:
     return {
         "event": event,
+        "id": alert.id,
         "api": alert.api_ref,
         "objective": alert.objective,
         "description": item.objective.describe(),
@@ -140,7 +146,7 @@ def evaluate_api(session: Session, settings: Settings, entity: Entity, now: date
             continue
         subject, body = _message(event, alert, item, settings)
         alert.notified += _tell_owners(session, settings, entity, subject, body)
-        events.append(AlertEvent(event, alert.id, entity.ref, spec.webhook_url, _payload(event, alert, item, settings)))
+        events.append(_announce(alert, spec.webhook_url, _payload(event, alert, item, settings)))
     events.extend(_resolve_dropped(session, settings, entity, spec, now))
     session.flush()
     return events
@@ -155,10 +161,17 @@ def _resolve_dropped(session: Session, settings: Settings, entity: Entity, spec,
             continue
         subject = f"SLO resolved: {entity.ref}: the {alert.objective} objective was removed"
         alert.notified += _tell_owners(session, settings, entity, subject, subject + ".")
-        payload = {"event": RESOLVED, "api": entity.ref, "objective": alert.objective, "removed": True}
-        payload.update(started_at=alert.started_at.isoformat(), resolved_at=now.isoformat())
-        events.append(AlertEvent(RESOLVED, alert.id, entity.ref, spec.webhook_url, payload))
+        payload = {"event": RESOLVED, "id": alert.id, "api": entity.ref, "objective": alert.objective}
+        payload.update(removed=True, started_at=alert.started_at.isoformat(), resolved_at=now.isoformat())
+        events.append(_announce(alert, spec.webhook_url, payload))
     return events
+
+
+def _announce(alert: SloAlert, webhook_url: str | None, payload: dict[str, Any]) -> AlertEvent:
+    """The event, with its webhook payload left on the episode for `deliver` (replacing an undelivered one)."""
+    if webhook_url:
+        alert.webhook_payload, alert.webhook_attempts = payload, 0
+    return AlertEvent(payload["event"], alert.id, alert.api_ref, payload)
 
 
 def refs_to_evaluate(session: Session) -> list[str]:
@@ -168,18 +181,47 @@ def refs_to_evaluate(session: Session) -> list[str]:
     return refs + sorted(still_open - set(refs))
 
 
-def deliver(database: Database, settings: Settings, events: list[AlertEvent]) -> None:
-    """Post each event to its webhook (after the commit that recorded it) and keep the outcome."""
-    for event in events:
-        if not event.webhook_url:
-            continue
-        result = webhooks.post(event.webhook_url, event.payload, settings)
-        if not result.startswith("delivered"):
-            log.warning("SLO webhook for %s: %s", event.api_ref, result)
-        with database.session() as session:
-            alert = session.get(SloAlert, event.alert_id)
-            if alert is not None:
-                alert.webhook_result = f"{event.event.rsplit('.', 1)[-1]} {result}"[:2000]
+def deliver(database: Database, settings: Settings) -> int:
+    """Post every payload waiting on an episode to the API's webhook; keep the outcome. Returns deliveries."""
+    with database.session() as session:
+        waiting = session.execute(
+            select(SloAlert.id, SloAlert.webhook_attempts).where(SloAlert.webhook_payload.is_not(None))
+        ).all()
+    return sum(_attempt(database, settings, alert_id, attempts) for alert_id, attempts in waiting)
+
+
+def _attempt(database: Database, settings: Settings, alert_id: int, attempts: int) -> bool:
+    with database.session() as session:
+        claimed = session.execute(
+            update(SloAlert)
+            .where(
+                SloAlert.id == alert_id, SloAlert.webhook_attempts == attempts, SloAlert.webhook_payload.is_not(None)
+            )
+            .values(webhook_attempts=attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            return False  # another process is on it
+        alert = session.get(SloAlert, alert_id)
+        payload, api_ref = alert.webhook_payload, alert.api_ref
+        row = service.settings_row(session, api_ref)
+        url = row.webhook_url if row is not None else None
+    result = webhooks.post(url, payload, settings) if url else "not delivered: the webhook was removed"
+    delivered = result.startswith("delivered")
+    attempt = attempts + 1
+    if not delivered:
+        log.warning("SLO webhook for %s (attempt %d): %s", api_ref, attempt, result)
+    with database.session() as session:
+        alert = session.get(SloAlert, alert_id)
+        if alert.webhook_attempts != attempt or alert.webhook_payload != payload:
+            return delivered  # a newer event replaced this one meanwhile: it has its own attempts
+        note = f" (attempt {attempt})" if attempt > 1 else ""
+        if not delivered and (attempt >= MAX_ATTEMPTS or not url):
+            note += "; given up"
+        alert.webhook_result = f"{payload['event'].rsplit('.', 1)[-1]} {result}{note}"[:2000]
+        if delivered or attempt >= MAX_ATTEMPTS or not url:
+            alert.webhook_payload = None
+    return delivered
 
 
 def run_once(database: Database, settings: Settings, now: datetime | None = None) -> list[AlertEvent]:
@@ -196,5 +238,5 @@ def run_once(database: Database, settings: Settings, now: datetime | None = None
                     events.extend(evaluate_api(session, settings, entity, now))
         except Exception:
             log.exception("SLO evaluation of %s failed", ref)
-    deliver(database, settings, events)
+    deliver(database, settings)
     return events

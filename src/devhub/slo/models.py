@@ -63,5 +63,7 @@ class SloAlert(Base):
     budget_left: Mapped[float | None] = mapped_column(Float)  # fraction of the window's budget, at the start
     notified: Mapped[int] = mapped_column(Integer, default=0)  # people told (portal notification and mail)
     webhook_result: Mapped[str | None] = mapped_column(Text)  # the last delivery: "200 at ..." or the error
-    webhook_payload: Mapped[dict | None] = mapped_column(JSON)  # still to deliver (None: delivered or given up)
+    webhook_payload: Mapped[dict | None] = mapped_column(
+        JSON(none_as_null=True)
+    )  # still to deliver (None: delivered or given up)
     webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
