@@ -164,7 +164,7 @@ def gateway_log(process: subprocess.Popen) -> str:
 
 
 def wait_up(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded CI machine starts Python processes slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the gateway exited: {gateway_log(process)}")

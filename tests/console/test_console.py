@@ -133,7 +133,7 @@ def test_someone_elses_key_cannot_be_used_and_empty_states_say_how_to_get_access
     # The other developer has no application: the console says where to get access.
     page = world.client.get(world.page + "/try")
     assert "No sandbox credential can call this API yet" in page.text
-    assert 'href="/products/pets"' in page.text and "Get access: Pets" in page.text
+    assert 'href="/products/pets"' in page.text and "Get a sandbox key for Pets" in page.text
     production = world.client.get(world.page + "/try", params={"environment": "production"})
     assert "Production calls need an approved subscription" in production.text
     query = {"api": "default/petstore", "version": "1.0.0", "operation": "getPet"}
@@ -141,6 +141,24 @@ def test_someone_elses_key_cannot_be_used_and_empty_states_say_how_to_get_access
     assert listed == {"items": [], "get_access": ["/products/pets"]}
     mine = world.client.get("/api/v1/console/credentials", params=query, headers=world.developer).json()
     assert [item["credential"] for item in mine["items"]] == [world.key_id]
+
+    # One step from the empty state: a new application with its sandbox key, subscribed, chosen, shown once.
+    assert 'name="action" value="get-access:pets"' in page.text
+    csrf = csrf_for(world.client, world.settings)
+    access = world.client.post(world.page + "/try", data={"action": "get-access:pets", "csrf_token": csrf})
+    assert access.status_code == 201, access.text
+    key = re.search(r"<code class=\"mono\">(dh_test_[A-Za-z0-9_-]+)</code>", access.text).group(1)
+    key_id = key.split("_")[2]
+    assert "Pets app" in access.text and f'value="{key_id}@pets" selected' in access.text
+    assert world.client.get(world.page + "/try").text.count(key) == 0, "the key is shown once"
+    deadline = time.monotonic() + 5
+    while True:
+        form = {"credential": f"{key_id}@pets", "path.petId": "3", "csrf_token": csrf}
+        sent = world.client.post(world.page + "/try", data=form, headers={"HX-Request": "true"})
+        if "badge-success" in sent.text or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert ">200 OK<" in sent.text and world.seen[-1]["headers"]["x-devhub-credential"] == key_id
 
     # Anonymous visitors are asked to sign in (or sign up), on the page and in the htmx fragment.
     world.client.cookies.clear()

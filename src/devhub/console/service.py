@@ -36,6 +36,7 @@ from devhub.apps.credentials import client_status, key_status
 from devhub.apps.models import KEY_PREFIXES, ApiKey, Application, ClientCredential, Product, ProductApi, Subscription
 from devhub.apps.oauth import CONSOLE_TOKEN_HEADER, TOKEN_PATH, issue_console_token
 from devhub.apps.service import SANDBOX_STATES, Invalid, product_visible
+from devhub.audit.service import Actor
 from devhub.docs.operation_view import (
     CONSOLE_LOCATIONS,
     ConsoleBody,
@@ -46,7 +47,7 @@ from devhub.docs.operation_view import (
     console_value_text,
 )
 from devhub.docs.render import OpEntry, Reference
-from devhub.identity.policy import Principal
+from devhub.identity.policy import Principal, require
 from devhub.problems import NotFound, Problem
 from devhub.settings import Settings
 from devhub.specs import service as specs_service
@@ -263,6 +264,43 @@ def pick(
         names = ", ".join(sorted({c.product.slug for c in usable}))
         raise Invalid(f"several products offer this API to {mine[0].label} ({names}); name one as `product`")
     return usable[0]
+
+
+@dataclass
+class SandboxAccess:
+    """What `get_sandbox_access` did: the new application, its plan, and its key (shown this once)."""
+
+    app: Application
+    plan_name: str
+    key_id: str
+    key: str
+    state: str
+
+
+def get_sandbox_access(
+    session: Session, settings: Settings, viewer: Principal, target: Target, product_slug: str, actor: Actor
+) -> SandboxAccess:
+    """From the console's empty state, in one step: a new application (with its sandbox key) subscribed to a
+    plan of a product offering this API, the same way "Get access" does on the product's page. The plan is
+    the first the viewer may take that an API key works with, automatic ones first; sandbox keys work while
+    a reviewed request is pending too."""
+    from devhub.apps.credentials import register_app
+    from devhub.apps.schemas import ApplicationIn
+    from devhub.apps.service import subscribe, visible_plans
+
+    require(viewer, "apps.create")
+    product = next((p for p in offering_products(session, viewer, target) if p.slug == product_slug), None)
+    if product is None:
+        raise NotFound(f"no product {product_slug!r} offers {target.api_ref} {target.version.version}")
+    plans = [p for p in visible_plans(viewer, product) if p.status == "active" and p.credential_type == "api_key"]
+    if not plans:
+        raise Invalid(f"{product.name} has no plan for API keys; ask for access on its page")
+    plan = sorted(plans, key=lambda p: p.approval != "auto")[0]
+    registered = register_app(session, viewer, ApplicationIn(name=f"{product.name} app"), actor)
+    subscription = subscribe(session, settings, viewer, registered.app, plan, actor)
+    return SandboxAccess(
+        registered.app, plan.name, registered.key.key.key_id, registered.key.secret, subscription.state
+    )
 
 
 # --- the request --------------------------------------------------------------------------------------------

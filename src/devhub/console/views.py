@@ -20,9 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from devhub.audit.service import Actor
 from devhub.console import service
 from devhub.deps import get_session, get_settings_dep
-from devhub.identity.deps import get_principal
+from devhub.identity.deps import get_actor, get_principal
 from devhub.identity.policy import Principal
 from devhub.problems import Problem
 from devhub.settings import Settings
@@ -65,7 +66,7 @@ def _empty(viewer: Principal, session: Session, target: service.Target) -> dict:
     products = service.offering_products(session, viewer, target)
     return {
         "signed_in": viewer.signed_in,
-        "products": [(p.name, f"/products/{quote(p.slug)}") for p in products],
+        "products": [(p.name, f"/products/{quote(p.slug)}", p.slug) for p in products],
         "login_url": f"/login?next={quote(target.page_url, safe='')}",
     }
 
@@ -141,12 +142,16 @@ def console_call(
     session: Session = SESSION,
     settings: Settings = Depends(get_settings_dep),
     viewer: Principal = Depends(get_principal),
+    actor: Actor = Depends(get_actor),
 ) -> Response:
     target = _open(session, viewer, namespace, name, version, anchor)
     if not viewer.signed_in and not _is_htmx(request):
         query = urlencode([(k, v) for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)])
         back = f"{target.page_url}/try?{query}"
         return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
+    action = _field(form, "action") or ""
+    if action.startswith("get-access:"):
+        return _get_access(request, session, settings, viewer, actor, target, form, action.partition(":")[2])
     context = _context(request, session, viewer, target, form)
     status = 200
     try:
@@ -182,3 +187,32 @@ def _chosen(
         picked = context["choices"][0].value
     credential, _, product = picked.partition("@")
     return service.pick(session, viewer, target, credential, context["environment"], product or None)
+
+
+def _get_access(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    viewer: Principal,
+    actor: Actor,
+    target: service.Target,
+    form: FormData,
+    product: str,
+) -> Response:
+    """The empty state's one-step access: a new application with its sandbox key, subscribed; the console
+    comes back with that key chosen and shown this once (never again, never in a URL)."""
+    status, issued, error = 201, None, None
+    try:
+        issued = service.get_sandbox_access(session, settings, viewer, target, product, actor)
+    except Problem as exc:
+        session.rollback()
+        status, error = exc.status, exc.detail or exc.title
+    context = _context(request, session, viewer, target, form, issued=issued, error=error)
+    context["environment"] = "sandbox"
+    if issued is not None:
+        context["choices"] = service.choices(session, viewer, target, "sandbox")
+        context["selected"] = next((c.value for c in context["choices"] if c.credential_id == issued.key_id), None)
+        context["empty"] = None
+    if _is_htmx(request):
+        return _fragment(request, "console/console.html", context)
+    return render(request, "console/page.html", status_code=status, **context)
