@@ -57,7 +57,7 @@ def test_new_developer_signs_up_gets_a_sandbox_key_and_calls_from_the_console(pa
     expect(page.get_by_role("heading", level=1)).to_have_text("Merchant Catalog")
     gates.check(page, "product")
     access = page.locator("#get-access")
-    access.get_by_label("Application").select_option(label="A new application")
+    access.get_by_label("Application", exact=True).select_option(label="A new application")
     access.get_by_label("Name of the new application").fill("Nadia's shop")
     access.get_by_role("button", name="Get access").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Nadia's shop")
