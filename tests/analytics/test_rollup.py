@@ -12,7 +12,8 @@ from sqlalchemy import func, insert, select, text
 
 from devhub.analytics import rollup
 from devhub.analytics.histogram import Histogram
-from devhub.analytics.models import DAY, HOUR, MINUTE, UsageBucket, UsageRollupState
+from devhub.analytics.models import API as API_SCOPE
+from devhub.analytics.models import CALLER, DAY, HOUR, MINUTE, UsageBucket, UsageRollupState, UsageSeries
 from devhub.analytics.service import api_window, plan_window
 from devhub.db import Database, utcnow
 from devhub.gateway.models import GatewayCall
@@ -50,9 +51,15 @@ def _insert(db: Database, rows: list[dict]) -> None:
         connection.execute(insert(GatewayCall), rows)
 
 
-def _bucket_totals(db: Database) -> dict[int, int]:
+def _bucket_totals(db: Database, scope: int = CALLER) -> dict[int, int]:
+    """Calls per resolution in one scope's buckets (each call is in one caller and one API series)."""
     with db.engine.connect() as connection:
-        query = select(UsageBucket.resolution, func.sum(UsageBucket.calls)).group_by(UsageBucket.resolution)
+        query = (
+            select(UsageBucket.resolution, func.sum(UsageBucket.calls))
+            .join(UsageSeries, UsageSeries.id == UsageBucket.series_id)
+            .where(UsageSeries.scope == scope)
+            .group_by(UsageBucket.resolution)
+        )
         return {resolution: int(total) for resolution, total in connection.execute(query)}
 
 
@@ -66,7 +73,7 @@ def test_rolling_up_twice_counts_each_call_once_and_windows_are_exact(db, settin
     _insert(db, rows)
     assert rollup.run_until_caught_up(db, settings) == 600
     assert rollup.run_until_caught_up(db, settings) == 0
-    assert _bucket_totals(db) == {MINUTE: 600, HOUR: 600, DAY: 600}
+    assert _bucket_totals(db) == {MINUTE: 600, HOUR: 600, DAY: 600} == _bucket_totals(db, API_SCOPE)
 
     now = utcnow()
     since = (now - timedelta(hours=26, minutes=13)).replace(second=0, microsecond=0)

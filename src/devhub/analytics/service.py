@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from devhub.analytics.histogram import Histogram
-from devhub.analytics.models import DAY, HOUR, MINUTE, UsageBucket, UsageSeries
+from devhub.analytics.models import API, CALLER, DAY, HOUR, MINUTE, UsageBucket, UsageSeries
 from devhub.apps.models import Application
 from devhub.db import utcnow
 from devhub.gateway.models import GatewayCall
@@ -168,7 +168,7 @@ def api_window(
     """Calls, server errors and the latency histogram of one API over [since, until), optionally in one
     environment. The contract the SLO package reads (`calls`, `server_errors`, `latency.count_at_most`,
     `latency.quantile`)."""
-    condition = UsageSeries.api_ref == api_ref
+    condition = _api_series(api_ref)
     if environment is not None:
         condition = and_(condition, UsageSeries.environment == environment)
     return window_stats(session, condition, since, until)
@@ -277,10 +277,7 @@ def dashboard(
             key = tuple(row[i] for i in positions[name])
             stats = grouped[name].get(key) or grouped[name].setdefault(key, WindowStats())
             stats.add(*values, histogram if grouping.latency else None)
-    ordered = {
-        name: sorted(groups.items(), key=lambda item: (-item[1].calls, [str(v) for v in item[0]]))
-        for name, groups in grouped.items()
-    }
+    ordered = {name: _ordered(groups) for name, groups in grouped.items()}
     return Dashboard(period, starts[0], now, total, list(slots.items()), ordered)
 
 
@@ -422,11 +419,9 @@ def recent_errors(session: Session, app_id: int, limit: int = 20) -> list[dict]:
 
 
 API_GROUPINGS = {
-    "application": Grouping(("app_id", "app_uid")),
     "operation": Grouping(("version", "operation")),
     "status": Grouping(("status",), latency=False),
     "version": Grouping(("version",), latency=False),
-    "calls": Grouping(("app_id", "app_uid", "version", "operation"), latency=False),
 }
 
 
@@ -452,14 +447,70 @@ class ApiUsage:
 def api_usage(session: Session, api_ref: str, period: Period, now: datetime | None = None) -> ApiUsage:
     """An API's dashboard for its owners: consumers by traffic, top operations, errors by status, latency,
     and which applications still call its deprecated versions or operations in the period."""
-    board = dashboard(session, UsageSeries.api_ref == api_ref, period, API_GROUPINGS, now)
+    now = now or utcnow()
+    board = dashboard(session, _api_series(api_ref), period, API_GROUPINGS, now)
+    calls = _caller_calls(session, api_ref, period, now)
+    board.groups["application"] = _ordered(_regroup(calls, lambda key: key[:2]))
     ids = sorted({key[0] for key, _ in board.groups["application"] if key[0] is not None})
     names = (
         dict(session.execute(select(Application.id, Application.name).where(Application.id.in_(ids))).all())
         if ids
         else {}
     )
-    return ApiUsage(api_ref, board, names, deprecated_callers(session, api_ref, board.groups.pop("calls"), names))
+    return ApiUsage(api_ref, board, names, deprecated_callers(session, api_ref, list(calls.items()), names))
+
+
+def _caller_calls(session: Session, api_ref: str, period: Period, now: datetime) -> dict[tuple, WindowStats]:
+    """Calls and errors per (application, version, operation) over the period: counted in SQL over the
+    caller series (no latency: per-consumer percentiles would merge every caller bucket's histogram)."""
+    query = (
+        select(
+            UsageSeries.app_id,
+            UsageSeries.app_uid,
+            UsageSeries.version,
+            UsageSeries.operation,
+            UsageSeries.status_class,
+            func.sum(UsageBucket.calls),
+            func.sum(UsageBucket.bytes_in),
+            func.sum(UsageBucket.bytes_out),
+        )
+        .join(UsageSeries, UsageSeries.id == UsageBucket.series_id)
+        .where(UsageSeries.api_ref == api_ref, UsageSeries.scope == CALLER)
+        .where(UsageBucket.resolution == period.step, UsageBucket.start >= period.since(now))
+        .group_by(
+            UsageSeries.app_id,
+            UsageSeries.app_uid,
+            UsageSeries.version,
+            UsageSeries.operation,
+            UsageSeries.status_class,
+        )
+    )
+    result: dict[tuple, WindowStats] = {}
+    for app_id, app_uid, version, operation, status_class, calls, bytes_in, bytes_out in session.execute(query):
+        key = (app_id, app_uid, version, operation)
+        stats = result.get(key) or result.setdefault(key, WindowStats())
+        stats.add(status_class, int(calls), 0.0, int(bytes_in), int(bytes_out), None)
+    return result
+
+
+def _regroup(stats: dict[tuple, WindowStats], key_of) -> dict[tuple, WindowStats]:
+    result: dict[tuple, WindowStats] = {}
+    for key, part in stats.items():
+        total = result.get(key_of(key)) or result.setdefault(key_of(key), WindowStats())
+        total.calls += part.calls
+        total.server_errors += part.server_errors
+        total.client_errors += part.client_errors
+        total.bytes_in += part.bytes_in
+        total.bytes_out += part.bytes_out
+    return result
+
+
+def _ordered(groups: dict[tuple, WindowStats]) -> list[tuple[tuple, WindowStats]]:
+    return sorted(groups.items(), key=lambda item: (-item[1].calls, [str(v) for v in item[0]]))
+
+
+def _api_series(api_ref: str) -> ColumnElement[bool]:
+    return and_(UsageSeries.api_ref == api_ref, UsageSeries.scope == API)
 
 
 def deprecated_callers(
