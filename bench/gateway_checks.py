@@ -38,7 +38,9 @@ def build(keys: int):
     settings = Settings(secret_key="bench", data_dir=Path("/tmp/devhub-bench"))
     plan = PlanEntry(1, 1, "free", "api_key", False, 1_000_000, None, None, 100_000_000, None, frozenset())
     oauth_plan = PlanEntry(2, 1, "partner", "oauth2", False, 1_000_000, None, None, None, None, frozenset({"read"}))
-    route = Route(1, "pets", "/pets", {"sandbox": "http://u", "production": None}, None, ("api:default/pets",))
+    route = Route(
+        1, "pets", "/pets", {"sandbox": "http://u", "production": None}, None, ("api:default/pets",), scope="/pets"
+    )
     key_entries, grants, presented = {}, {}, []
     for app_id in range(1, keys + 1):
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(24)
@@ -49,8 +51,10 @@ def build(keys: int):
     oauth_app = keys + 1
     grants[(oauth_app, 1)] = Grant(oauth_app, "sub_o", oauth_app, "app_o", 1, "approved", oauth_plan)
     clients = {"dhc_test_1": ClientEntry("dhc_test_1", oauth_app, "app_o", "sandbox", False)}
-    rows = [(1, "api:default/pets", "1.0", "get", f"/res{i}/{{id}}/items/{{item}}", f"op{i}") for i in range(200)]
-    rows.append((1, "api:default/pets", "1.0", "get", "/pets/{id}", "getPet"))
+    rows = [
+        (route.scope, "api:default/pets", "1.0", "get", f"/res{i}/{{id}}/items/{{item}}", f"op{i}") for i in range(200)
+    ]
+    rows.append((route.scope, "api:default/pets", "1.0", "get", "/pets/{id}", "getPet"))
     pair = ECKey.generate_key("P-256", parameters={"kid": "k1", "alg": "ES256"})
     now = int(time.time())
     claims = {
@@ -118,7 +122,7 @@ def main() -> None:
 
     def operation(n):
         for _ in range(n):
-            snapshot.operation_for(1, "GET", "/res199/7/items/9")
+            snapshot.operation_for("/pets", "GET", "/res199/7/items/9")
 
     def record(n):
         for _ in range(n):
@@ -131,10 +135,10 @@ def main() -> None:
             found, rest = routes("/pets/pets/42")
             c = auth.authenticate(snapshot, found, "GET", bearer if bearer_token else headers[i % count], {}, now)
             limiter.hit_now(limit_key(c, "127.0.0.1"), c.grant.plan, now)
-            api, version, op = snapshot.operation_for(found.product_id, "GET", rest)
+            api, version, op = snapshot.operation_for(found.scope, "GET", rest)
             g = c.grant
             meter.record(CallRecord(now, c.app_id, c.app_uid, g.subscription_id, c.credential, found.product_id,
-                                    api, version, op, "GET", rest, 200, 1.0, 0, 10, c.environment))  # fmt: skip
+                                    api, version, op, "GET", rest, 200, 1.0, 0, 10, c.environment, "r"))  # fmt: skip
         meter.buffer.clear()
 
     n = args.calls
