@@ -37,3 +37,18 @@ def test_visitor_browses_apis_searches_part_of_a_word_and_opens_an_operation(pag
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     expect(page.locator(".ref-endpoint")).to_contain_text("/pets")
     gates.check(page, "api-operation", dark=True)
+
+    page.locator(".ref-nav").get_by_role("link", name=re.compile("^Schemas")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Schemas")
+    gates.check(page, "api-schemas")
+
+    page.goto(f"{portal.url}/docs/default/api/merchant-catalog-v2-api")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    gates.check(page, "guide")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Catalog").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    gates.check(page, "catalog")
+    page.goto(f"{portal.url}/catalog/default/system/merchant-platform")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Merchant Platform")
+    gates.check(page, "system")
