@@ -68,6 +68,7 @@ def _empty(viewer: Principal, session: Session, target: service.Target) -> dict:
         "signed_in": viewer.signed_in,
         "products": [(p.name, f"/products/{quote(p.slug)}", p.slug) for p in products],
         "login_url": f"/login?next={quote(target.page_url, safe='')}",
+        "signup_url": f"/signup?next={quote(target.page_url, safe='')}",
     }
 
 
