@@ -90,6 +90,35 @@ def test_a_fast_burn_over_both_windows_fires_once_and_resolves_once(db, settings
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
 
 
+def test_two_portal_processes_evaluating_at_once_announce_the_episode_once(
+    db, settings, tmp_path, now, receiver, people
+):
+    import threading
+
+    api = register_api(db, settings, tmp_path, "contended", AVAILABILITY_99)
+    with db.session() as session:
+        session.add(SloSettings(api_ref=api, webhook_url=receiver.url))
+    calls(db, api, now - timedelta(hours=6), now, every=timedelta(minutes=4), good=4, errors=1)
+    roll_up(db, settings)
+    start, found = threading.Barrier(3), []
+
+    def portal_process() -> None:
+        start.wait()
+        found.extend(alerts.run_once(db, settings, now))
+
+    workers = [threading.Thread(target=portal_process) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert [e.event for e in found] == ["slo.alert.firing"]
+    assert len(receiver.received) == 1
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(SloAlert)) == 1
+        assert session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
 def test_a_short_spike_or_a_burn_that_stopped_an_hour_ago_does_not_fire(db, settings, tmp_path, now):
     spiky = register_api(db, settings, tmp_path / "a", "spiky", AVAILABILITY_99)
     calls(db, spiky, now - timedelta(hours=6), now, every=timedelta(minutes=2), good=20)  # 3600 good calls

@@ -10,15 +10,16 @@ every opening and every resolution exactly once.
 Webhooks are posted after the transaction commits (a slow receiver never holds the database): the payload
 waits on the episode (`webhook_payload`) until a delivery succeeds or `MAX_ATTEMPTS` passes have tried, so a
 receiver that is down for a few minutes still gets the alert. Each attempt is claimed by an UPDATE guarded
-on the attempt count, so two processes never post the same attempt; a process dying mid-post costs an
-attempt, not the alert (delivery is at least once: receivers may see a repeat and can key on `id`).
+on the attempt count and an in-flight mark with a lease, so two processes never post the same payload at
+once; a process dying mid-post costs an attempt, not the alert (delivery is at least once: receivers may
+see a repeat after a crash and can key on `id` and `event`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -36,6 +37,7 @@ from devhub.slo.models import OPEN, SloAlert
 log = logging.getLogger(__name__)
 FIRING, RESOLVED = "slo.alert.firing", "slo.alert.resolved"
 MAX_ATTEMPTS = 5
+DELIVERING = "delivering since "  # the in-flight mark on webhook_result, with the claim's time
 
 
 @dataclass
@@ -170,7 +172,7 @@ def _resolve_dropped(session: Session, settings: Settings, entity: Entity, spec,
 def _announce(alert: SloAlert, webhook_url: str | None, payload: dict[str, Any]) -> AlertEvent:
     """The event, with its webhook payload left on the episode for `deliver` (replacing an undelivered one)."""
     if webhook_url:
-        alert.webhook_payload, alert.webhook_attempts = payload, 0
+        alert.webhook_payload, alert.webhook_attempts, alert.webhook_result = payload, 0, None
     return AlertEvent(payload["event"], alert.id, alert.api_ref, payload)
 
 
@@ -184,20 +186,37 @@ def refs_to_evaluate(session: Session) -> list[str]:
 def deliver(database: Database, settings: Settings) -> int:
     """Post every payload waiting on an episode to the API's webhook; keep the outcome. Returns deliveries."""
     with database.session() as session:
-        waiting = session.execute(
-            select(SloAlert.id, SloAlert.webhook_attempts).where(SloAlert.webhook_payload.is_not(None))
-        ).all()
-    return sum(_attempt(database, settings, alert_id, attempts) for alert_id, attempts in waiting)
+        query = select(SloAlert.id, SloAlert.webhook_attempts, SloAlert.webhook_result)
+        waiting = session.execute(query.where(SloAlert.webhook_payload.is_not(None))).all()
+    lease = timedelta(seconds=2 * settings.http_timeout_seconds + 5)
+    now = utcnow()
+    return sum(
+        _attempt(database, settings, alert_id, attempts, result)
+        for alert_id, attempts, result in waiting
+        if not _in_flight(result, now, lease)
+    )
 
 
-def _attempt(database: Database, settings: Settings, alert_id: int, attempts: int) -> bool:
+def _in_flight(result: str | None, now: datetime, lease: timedelta) -> bool:
+    """Another process is posting it, and has not been at it longer than a post can take."""
+    if not result or not result.startswith(DELIVERING):
+        return False
+    try:
+        return now - datetime.fromisoformat(result[len(DELIVERING) :]) < lease
+    except ValueError:
+        return False
+
+
+def _attempt(database: Database, settings: Settings, alert_id: int, attempts: int, seen: str | None) -> bool:
+    """One delivery attempt, claimed by moving the attempt count and the in-flight mark from what we read (a
+    process that read the same row before us loses the claim; one that reads it after sees the mark)."""
     with database.session() as session:
+        unchanged = SloAlert.webhook_result.is_(None) if seen is None else SloAlert.webhook_result == seen
         claimed = session.execute(
             update(SloAlert)
-            .where(
-                SloAlert.id == alert_id, SloAlert.webhook_attempts == attempts, SloAlert.webhook_payload.is_not(None)
-            )
-            .values(webhook_attempts=attempts + 1)
+            .where(SloAlert.id == alert_id, SloAlert.webhook_attempts == attempts, unchanged)
+            .where(SloAlert.webhook_payload.is_not(None))
+            .values(webhook_attempts=attempts + 1, webhook_result=DELIVERING + utcnow().isoformat())
             .execution_options(synchronize_session=False)
         ).rowcount
         if claimed != 1:
