@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from devhub.apps.models import ApiKey, Application, ClientCredential
@@ -103,11 +103,23 @@ class Sandbox:
 
     def _handle(self, api_ref: str, version: str, request: SandboxRequest) -> Answer:
         caller = self.caller(api_ref, version, request.headers)
-        spec = self.spec(api_ref, version, caller)
-        return self.answer(spec, api_ref, version, caller, request)
+        with self.engine.connect() as connection:  # one connection per call: one pool checkout
+            spec = self.spec(connection, api_ref, version, caller)
+            return self.answer(spec, api_ref, version, caller, request, connection)
 
-    def answer(self, spec: CompiledSpec, api_ref: str, version: str, caller: Caller, request: SandboxRequest) -> Answer:
+    def answer(
+        self,
+        spec: CompiledSpec,
+        api_ref: str,
+        version: str,
+        caller: Caller,
+        request: SandboxRequest,
+        connection: Connection | None = None,
+    ) -> Answer:
         """The answer of a compiled definition to a call from `caller` (raises Rejection)."""
+        if connection is None:
+            with self.engine.connect() as own:
+                return self.answer(spec, api_ref, version, caller, request, own)
         found = spec.match(request.path)
         if found is None:
             raise Rejection(404, "Not found", f"no path of this API version matches {request.path}")
@@ -127,7 +139,7 @@ class Sandbox:
         stateful = state.Call(
             api_ref, version, caller.credential, request.path, operation, valid, prefer, request.headers.get("accept")
         )
-        remembered = state.answer(self.engine, spec, stateful, self.limits) if not prefer.code else None
+        remembered = state.answer(connection, spec, stateful, self.limits) if not prefer.code else None
         if remembered is not None:
             return remembered
         return self.generated(spec, operation, request, prefer, api_ref, version)
@@ -154,24 +166,23 @@ class Sandbox:
             return Caller(credential, True)
         return Caller(ANONYMOUS, False)
 
-    def spec(self, api_ref: str, version: str, caller: Caller) -> CompiledSpec:
-        row = self._version_row(api_ref, version)
+    def spec(self, connection: Connection, api_ref: str, version: str, caller: Caller) -> CompiledSpec:
+        row = self._version_row(connection, api_ref, version)
         if row is None or row.format != "openapi" or row.lifecycle == "retired":
             raise Rejection(404, "Not found", "no sandbox for this API version (unknown, not OpenAPI, or retired)")
-        if not caller.signed and not self._is_public(api_ref):
+        if not caller.signed and not self._is_public(connection, api_ref):
             raise Rejection(404, "Not found", "no sandbox for this API version (unknown, not OpenAPI, or retired)")
         key = (api_ref, version)
         compiled = self.cache.get(key, row.content_hash)
         if compiled is None:
-            with self.engine.connect() as connection:
-                document = connection.scalar(select(_versions.c.bundled).where(_versions.c.id == row.id))
+            document = connection.scalar(select(_versions.c.bundled).where(_versions.c.id == row.id))
             if isinstance(document, str):
                 document = json.loads(document)
             compiled = compile_spec(document or {}, row.format_version)
             self.cache.put(key, row.content_hash, compiled)
         return compiled
 
-    def _version_row(self, api_ref: str, version: str) -> VersionRow | None:
+    def _version_row(self, connection: Connection, api_ref: str, version: str) -> VersionRow | None:
         query = select(
             _versions.c.id,
             _versions.c.content_hash,
@@ -179,14 +190,12 @@ class Sandbox:
             _versions.c.format_version,
             _versions.c.lifecycle,
         ).where(_versions.c.api_ref == api_ref, _versions.c.version == version)
-        with self.engine.connect() as connection:
-            row = connection.execute(query).first()
+        row = connection.execute(query).first()
         return VersionRow(*row) if row is not None else None
 
-    def _is_public(self, api_ref: str) -> bool:
+    def _is_public(self, connection: Connection, api_ref: str) -> bool:
         """Unsigned calls reach only APIs anyone may see: the gateway checked signed callers' access."""
-        with self.engine.connect() as connection:
-            visibility = connection.scalar(select(_entities.c.visibility).where(_entities.c.ref == api_ref))
+        visibility = connection.scalar(select(_entities.c.visibility).where(_entities.c.ref == api_ref))
         return visibility == "public"
 
 

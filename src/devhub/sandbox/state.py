@@ -106,20 +106,21 @@ def _shapes(spec: CompiledSpec) -> dict[str, dict]:
 # --- Answering -------------------------------------------------------------------------------------------
 
 
-def answer(engine: Engine, spec: CompiledSpec, call: Call, limits: Limits) -> Answer | None:
-    """The answer from remembered state, or None when the call is not stateful (the caller generates)."""
+def answer(connection: Connection, spec: CompiledSpec, call: Call, limits: Limits) -> Answer | None:
+    """The answer from remembered state, or None when the call is not stateful (the caller generates).
+    Writes are committed here; the caller's connection is otherwise only read."""
     resource = resource_of(spec, call.operation, call.path)
     if resource is None:
         return None
     method = call.operation.method
     if resource.item_id is None:
         if method == "post":
-            return _create(engine, spec, call, resource, limits)
+            return _create(connection, spec, call, resource, limits)
         if method == "get":
-            return _list(engine, spec, call, resource)
+            return _list(connection, spec, call, resource)
         return None
     if method in ("get", "put", "patch", "delete"):
-        return _on_item(engine, spec, call, resource, limits)
+        return _on_item(connection, spec, call, resource, limits)
     return None
 
 
@@ -137,7 +138,7 @@ def _template_answer(spec: CompiledSpec, call: Call) -> tuple[int, Any, Any]:
     return status, response, media
 
 
-def _create(engine: Engine, spec: CompiledSpec, call: Call, resource: Resource, limits: Limits) -> Answer:
+def _create(connection: Connection, spec: CompiledSpec, call: Call, resource: Resource, limits: Limits) -> Answer:
     status, _, media = _template_answer(spec, call)
     sent = call.valid.body if isinstance(call.valid.body, dict) else {}
     generated = body_for(spec, media, Preferences(), seed_of(call.api_ref, call.operation.template)) if media else None
@@ -146,12 +147,13 @@ def _create(engine: Engine, spec: CompiledSpec, call: Call, resource: Resource, 
     _check_size(body, limits)
     for _attempt in range(3):
         try:
-            with engine.begin() as connection:
-                item_id = _new_id(connection, call, resource, body, id_field, sent, spec, media)
-                body[id_field] = item_id if id_field in sent else _typed_like(body.get(id_field), item_id)
-                _write(connection, call, resource, str(item_id), body, limits)
+            item_id = _new_id(connection, call, resource, body, id_field, sent, spec, media)
+            body[id_field] = item_id if id_field in sent else _typed_like(body.get(id_field), item_id)
+            _write(connection, call, resource, str(item_id), body, limits)
+            connection.commit()
             break
         except IntegrityError:  # the same id taken by a concurrent call: draw again
+            connection.rollback()
             if id_field in sent:
                 raise Rejection(409, "Conflict", f"an item with {id_field} {sent[id_field]!r} exists") from None
     else:
@@ -235,11 +237,10 @@ def _evict(connection: Connection, call: Call, limits: Limits) -> None:
         connection.execute(delete(items).where(items.c.id.in_(ids)))
 
 
-def _list(engine: Engine, spec: CompiledSpec, call: Call, resource: Resource) -> Answer | None:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(items.c.item_id, items.c.body).where(_in_collection(call, resource)).order_by(items.c.id)
-        ).all()
+def _list(connection: Connection, spec: CompiledSpec, call: Call, resource: Resource) -> Answer | None:
+    rows = connection.execute(
+        select(items.c.item_id, items.c.body).where(_in_collection(call, resource)).order_by(items.c.id)
+    ).all()
     if not rows:
         return None  # never created here: generated as usual
     bodies = [_loaded(body) for item_id, body in rows if item_id != MARKER]
@@ -270,30 +271,31 @@ def _loaded(body: Any) -> Any:
     return json.loads(body) if isinstance(body, str) else body
 
 
-def _on_item(engine: Engine, spec: CompiledSpec, call: Call, resource: Resource, limits: Limits) -> Answer | None:
+def _on_item(
+    connection: Connection, spec: CompiledSpec, call: Call, resource: Resource, limits: Limits
+) -> Answer | None:
     method = call.operation.method
-    with engine.connect() as connection:
-        rows = dict(
-            connection.execute(
-                select(items.c.item_id, items.c.body).where(
-                    _in_collection(call, resource), items.c.item_id.in_([MARKER, resource.item_id])
-                )
-            ).all()
-        )
-        if MARKER not in rows:
-            return None  # nothing created in this collection yet: generated as usual
-        if resource.item_id not in rows:
-            raise Rejection(404, "Not found", f"no item {resource.item_id} in {resource.collection} (sandbox data)")
-        stored = _loaded(rows[resource.item_id])
-        where = and_(_in_collection(call, resource), items.c.item_id == resource.item_id)
-        if method == "delete":
-            connection.execute(delete(items).where(where))
-        elif method in ("put", "patch"):
-            stored = _changed(stored, call, resource.id_name)
-            _check_size(stored, limits)
-            connection.execute(update(items).where(where).values(body=stored, updated_at=utcnow()))
-        if method != "get":
-            connection.commit()
+    rows = dict(
+        connection.execute(
+            select(items.c.item_id, items.c.body).where(
+                _in_collection(call, resource), items.c.item_id.in_([MARKER, resource.item_id])
+            )
+        ).all()
+    )
+    if MARKER not in rows:
+        return None  # nothing created in this collection yet: generated as usual
+    if resource.item_id not in rows:
+        raise Rejection(404, "Not found", f"no item {resource.item_id} in {resource.collection} (sandbox data)")
+    stored = _loaded(rows[resource.item_id])
+    where = and_(_in_collection(call, resource), items.c.item_id == resource.item_id)
+    if method == "delete":
+        connection.execute(delete(items).where(where))
+    elif method in ("put", "patch"):
+        stored = _changed(stored, call, resource.id_name)
+        _check_size(stored, limits)
+        connection.execute(update(items).where(where).values(body=stored, updated_at=utcnow()))
+    if method != "get":
+        connection.commit()
     status, _, media = _template_answer(spec, call)
     if media is None or (method == "delete" and status == 204):
         return Answer(status)
