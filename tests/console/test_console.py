@@ -40,6 +40,9 @@ def test_developer_calls_an_operation_through_the_gateway_and_gets_a_curl_withou
     assert "curl 'https://gw.example.com/pets/pets/42?verbose=true&tags=a&tags=b'" in curl
     assert "-H 'X-Trace: t-1'" in curl
 
+    lower = world.call(parameters={"path": {"petId": "1"}, "header": {"x-trace": "lower"}})  # names: any case
+    assert lower["body_json"]["headers"]["x-trace"] == "lower"
+
     created = world.call(operation="createPet", body={"name": "Rex"})
     assert created["status"] == 201 and created["body_json"]["body"] == '{"name": "Rex"}'
     assert created["body_json"]["headers"]["content-type"] == "application/json"

@@ -340,13 +340,7 @@ def prepare(
     """The request for these values: only declared parameters, the path built on the product's route."""
     from devhub.gateway.routing import gateway_base_path
 
-    declared = {(f.location, f.name): f for f in target.fields}
-    for location, named in values.items():
-        if location not in CONSOLE_LOCATIONS:
-            raise Invalid(f"parameters go in one of {', '.join(CONSOLE_LOCATIONS)}, not {location!r}")
-        for name in named:
-            if (location, name) not in declared:
-                raise Invalid(f"the operation has no {location} parameter {name!r}")
+    values = _declared(target, values)
     base = gateway_base_path(session, choice.product.id, target.api_ref, target.version.version).rstrip("/")
     path = base + _fill_path(target, values.get("path", {}))
     query = _query(target, values.get("query", {}))
@@ -355,6 +349,22 @@ def prepare(
     _set_body(prepared, target, body, content_type)
     _check_path(prepared.path_and_query, base)
     return prepared
+
+
+def _declared(target: Target, values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The values by location and declared name (header names matched whatever their case); anything the
+    operation does not declare (or the console does not offer) is refused."""
+    declared = {(f.location, f.name.lower() if f.location == "header" else f.name): f for f in target.fields}
+    out: dict[str, dict[str, Any]] = {}
+    for location, named in values.items():
+        if location not in CONSOLE_LOCATIONS:
+            raise Invalid(f"parameters go in one of {', '.join(CONSOLE_LOCATIONS)}, not {location!r}")
+        for name, value in named.items():
+            field_ = declared.get((location, name.lower() if location == "header" else name))
+            if field_ is None:
+                raise Invalid(f"the operation has no {location} parameter {name!r}")
+            out.setdefault(location, {})[field_.name] = value
+    return out
 
 
 def _text(value: Any) -> str:

@@ -546,7 +546,29 @@ def _operation_ref_url(ref: Reference, operation_ref: str) -> str | None:
 # -- the try-it console's form -----------------------------------------------------------------------------
 
 CONSOLE_LOCATIONS = ("path", "query", "header", "cookie")
-CONSOLE_SKIPPED_HEADERS = ("accept", "content-type", "authorization", "host")
+# Header parameters the console never offers: those OpenAPI says to ignore, the connection's own, the
+# gateway's credential, routing and identity headers, forwarding; and the gateway's key query parameter.
+CONSOLE_SKIPPED_HEADERS = frozenset(
+    {
+        "accept",
+        "content-type",
+        "authorization",
+        "host",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "keep-alive",
+        "expect",
+        "cookie",
+        "forwarded",
+        "x-api-key",
+    }
+)
+CONSOLE_SKIPPED_HEADER_PREFIXES = ("x-devhub-", "proxy-", "x-forwarded-")
+CONSOLE_SKIPPED_QUERY = frozenset({"api_key"})
 
 
 @dataclass
@@ -592,12 +614,11 @@ def console_value_text(value: Any) -> str:
 
 def console_fields(view: OperationView) -> list[ConsoleField]:
     """The parameters the console can send, path first. Left out: header parameters OpenAPI says to ignore
-    (Accept, Content-Type, Authorization) and `Host` (the console only ever calls the gateway's host)."""
+    (Accept, Content-Type, Authorization), `Host` (the console only ever calls the gateway's host) and the
+    other headers of `CONSOLE_SKIPPED_HEADERS`, and the gateway's own key parameter."""
     fields = []
     for param in view.parameters:
-        if param.location not in CONSOLE_LOCATIONS:
-            continue
-        if param.location == "header" and param.name.lower() in CONSOLE_SKIPPED_HEADERS:
+        if param.location not in CONSOLE_LOCATIONS or not _console_offers(param.location, param.name.lower()):
             continue
         schema = param.schema
         is_array = schema is not None and "array" in schema.types
@@ -615,6 +636,12 @@ def console_fields(view: OperationView) -> list[ConsoleField]:
             )
         )
     return sorted(fields, key=lambda f: CONSOLE_LOCATIONS.index(f.location))
+
+
+def _console_offers(location: str, name: str) -> bool:
+    if location == "header":
+        return name not in CONSOLE_SKIPPED_HEADERS and not name.startswith(CONSOLE_SKIPPED_HEADER_PREFIXES)
+    return not (location == "query" and name in CONSOLE_SKIPPED_QUERY)
 
 
 def console_body(view: OperationView) -> ConsoleBody | None:
