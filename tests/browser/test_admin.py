@@ -43,7 +43,10 @@ def test_admin_changes_a_members_role_and_finds_it_in_the_audit_log(page, portal
     gates.check(page, "locations")
     page.goto(f"{portal.url}/governance/scorecards")
     gates.check(page, "scorecards")
-    for path, name in (("/slos", "slos"), ("/admin/funnel", "funnel"), ("/usage/exports", "usage-exports")):
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Funnel").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Time to first call")
+    gates.check(page, "funnel")
+    for path, name in (("/slos", "slos"), ("/usage/exports", "usage-exports")):
         page.goto(f"{portal.url}{path}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         gates.check(page, name)

@@ -52,7 +52,7 @@ def test_new_developer_signs_up_gets_a_sandbox_key_and_calls_from_the_console(pa
     gates.check(page, "console-result", dark=True)
 
     # The call on the developer's usage dashboard (rolled up every second in these tests).
-    page.goto(f"{portal.url}/usage")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
     calls = page.locator("#usage-apps tbody tr").first.locator("td").nth(1)
     for _ in range(30):  # a person refreshes until the roll-up has counted the call
         if calls.count() and calls.inner_text().strip() == "1":
