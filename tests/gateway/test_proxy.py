@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from devhub.apps.models import ApiKey
 from devhub.db import Database
 from devhub.gateway.models import GatewayCall
 from devhub.settings import Settings
@@ -407,6 +408,9 @@ def test_refused_calls_are_recorded_with_the_identity_known(gateway, world, db):
     assert rows[3].credential == key_id and rows[3].app_uid is not None and rows[3].environment == "sandbox"
     assert sorted(row.status for row in rows[4:]) == sorted(statuses)
     assert all(row.request_id and len(row.request_id) == 32 for row in rows)
+    with db.engine.connect() as connection:  # a refused key was not "used"; a proxied one was
+        used = dict(connection.execute(select(ApiKey.key_id, ApiKey.last_used_at)).all())
+    assert used[key_id] is None and used[world.key.split("_")[2]] is not None
 
 
 # --- two `devhub gateway` processes sharing PostgreSQL and Redis ---------------------------------------------

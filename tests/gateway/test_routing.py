@@ -3,6 +3,7 @@ by host name, devhub's built-in sandbox as the sandbox upstream, and the try-it 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -157,14 +158,23 @@ def test_the_built_in_sandbox_answers_when_the_product_has_no_sandbox_url(
             seen = http.get("/payments/v1/charges/ch_9", headers={"x-devhub-console-token": token}).json()
             assert seen["path"] == "/portal/sandbox/default/charges/1.0/charges/ch_9"
             assert "x-devhub-console-token" not in seen["headers"] and token not in str(seen)
+            # without any API the built-in sandbox has nothing to answer from; production has no upstream
+            client.patch("/api/v1/products/payments", headers=routed.owner, json={"apis": []})
+            deadline = time.monotonic() + 5
+            while "/payments/v1" in running.gateway.store.current.routes:
+                assert time.monotonic() < deadline, "the gateway did not reload"
+                time.sleep(0.02)
+            empty = http.get("/payments/charges/ch_1", headers={"x-api-key": routed.key})
+            assert empty.status_code == 503 and "no published API version" in empty.json()["detail"]
     finally:
         running.stop()
     rows = _rows(db)
-    assert [(row.credential, row.version, row.environment) for row in rows] == [
-        (routed.key_id, "2.0", "sandbox"),
-        (routed.key_id, "1.0", "sandbox"),
-        (routed.key_id, "1.0", "sandbox"),
-        (routed.key_id, "1.0", "sandbox"),
+    assert [(row.status, row.credential, row.version, row.environment) for row in rows] == [
+        (200, routed.key_id, "2.0", "sandbox"),
+        (200, routed.key_id, "1.0", "sandbox"),
+        (200, routed.key_id, "1.0", "sandbox"),
+        (200, routed.key_id, "1.0", "sandbox"),
+        (503, routed.key_id, None, "sandbox"),
     ]
 
 
