@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from devhub.apps.credentials import client_status, key_status
 from devhub.apps.models import KEY_PREFIXES, ApiKey, Application, ClientCredential, Product, ProductApi, Subscription
-from devhub.apps.oauth import CONSOLE_TOKEN_HEADER, TOKEN_PATH, issue_console_token
+from devhub.apps.oauth import CONSOLE_TOKEN_HEADER, TOKEN_PATH, current_key, issue_console_token
 from devhub.apps.service import SANDBOX_STATES, Invalid, product_visible
 from devhub.audit.service import Actor
 from devhub.docs.operation_view import (
@@ -512,7 +512,13 @@ def call(
 ) -> CallResult:
     """Make the call through the gateway as `choice` and answer what came back."""
     prepared = prepare(session, target, choice, values, body, content_type)
+    first_key = current_key(session) is None
     token = issue_console_token(session, settings, choice.credential_id, viewer)
+    # Nothing of this request may hold a database lock while the gateway (and the built-in sandbox, which
+    # writes) work on the call; a signing key made just now must reach the gateway's snapshot first.
+    session.commit()
+    if first_key:
+        time.sleep(min(2.0, 2 * settings.gateway_poll_seconds + 0.05))
     headers = [*prepared.headers, (CONSOLE_TOKEN_HEADER, token), ("User-Agent", "devhub-console")]
     if prepared.content_type:
         headers.append(("Content-Type", prepared.content_type))
