@@ -264,9 +264,12 @@ def _schema_errors(spec: CompiledSpec, param: Param, value: Any) -> list[FieldEr
 
 
 def _field_error(location: str, name: str, error) -> FieldError:
-    inside = "/".join(str(part) for part in error.instance_path)
+    """One schema error as the field it is about; a missing required property is named itself."""
+    parts = [str(part) for part in error.instance_path]
     code = type(error.kind).__name__.lower() if error.kind is not None else "invalid"
-    return FieldError(location, "/".join(part for part in (name, inside) if part), error.message, code)
+    if code == "required" and isinstance(getattr(error.kind, "property", None), str):
+        parts.append(error.kind.property)
+    return FieldError(location, "/".join(part for part in (name, *parts) if part), error.message, code)
 
 
 def body_errors(spec: CompiledSpec, body: Body | None, media: MediaType | None, value: Any) -> list[FieldError]:
