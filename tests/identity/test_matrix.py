@@ -520,6 +520,42 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/apis/{namespace}/{name}/v/{version}/operations/{anchor}"): entity_entry(
         sees, "/apis/default/{api}/v/1.0.0/operations/ping"
     ),
+    # The try-it console: the page follows the API's visibility; calls only with one's own applications'
+    # credentials (admins included: the console acts as the developer). The allowed call is refused later,
+    # as invalid (an undeclared parameter, a sandbox key for production), so no gateway is needed here.
+    ("GET", "/apis/{namespace}/{name}/v/{version}/operations/{anchor}/try"): entity_entry(
+        sees, "/apis/default/{api}/v/1.0.0/operations/ping/try"
+    ),
+    ("POST", "/apis/{namespace}/{name}/v/{version}/operations/{anchor}/try"): Entry(
+        lambda role, vis: role == APP_OWNER,
+        lambda world, role, vis: (
+            "/apis/default/open-weather/v/1.0.0/operations/ping/try",
+            {
+                "data": {
+                    "credential": f"{world.new_key(world.new_app())}@open-weather-plans",
+                    "environment": "production",
+                }
+            },
+        ),
+    ),
+    ("GET", "/api/v1/console/credentials"): entity_entry(
+        sees, "/api/v1/console/credentials?api=default/{api}&version=1.0.0&operation=ping"
+    ),
+    ("POST", "/api/v1/console/calls"): Entry(
+        lambda role, vis: role == APP_OWNER,
+        lambda world, role, vis: (
+            "/api/v1/console/calls",
+            {
+                "json": {
+                    "api": "default/open-weather",
+                    "version": "1.0.0",
+                    "operation": "ping",
+                    "credential": world.new_key(world.new_app()),
+                    "parameters": {"query": {"undeclared": "1"}},
+                }
+            },
+        ),
+    ),
     ("GET", "/apis/{namespace}/{name}/v/{version}/schemas"): entity_entry(sees, "/apis/default/{api}/v/1.0.0/schemas"),
     ("GET", "/apis/{namespace}/{name}/v/{version}/schemas.md"): entity_entry(
         sees, "/apis/default/{api}/v/1.0.0/schemas.md"
@@ -630,6 +666,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("TRACE", "/sandbox/{namespace}/{name}/{version}/{path:path}"): Entry(
         own_credentials, url("/sandbox/default/{api}/1.0.0/pets")
     ),
+    ("GET", "/api/v1/sandbox/data"): Entry(signed_in, url("/api/v1/sandbox/data")),
+    ("DELETE", "/api/v1/sandbox/data"): Entry(signed_in, url("/api/v1/sandbox/data")),
     ("GET", "/.well-known/jwks.json"): Entry(anyone, url("/.well-known/jwks.json")),
     ("GET", "/.well-known/oauth-authorization-server"): Entry(anyone, url("/.well-known/oauth-authorization-server")),
     ("GET", "/api/v1/notifications"): Entry(signed_in, url("/api/v1/notifications")),
