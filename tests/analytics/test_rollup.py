@@ -100,6 +100,8 @@ def test_batches_and_a_restart_mid_way_count_once(db, settings):
         restarted.dispose()
     assert _bucket_totals(db) == {MINUTE: 350, HOUR: 350, DAY: 350}
     assert rollup.state(db)["calls_rolled"] == 350
+    stats = _window(db, utcnow() - timedelta(hours=31), utcnow())  # histograms merged across the batches
+    assert stats.latency.count == stats.calls == 350
 
 
 def test_a_pass_that_fails_half_way_leaves_nothing_behind(db, settings, monkeypatch):

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import Connection, bindparam, case, delete, insert, literal_column, select, text, update
 
 from devhub.analytics.histogram import bin_of
 from devhub.analytics.models import (
@@ -184,7 +184,7 @@ def _roll(connection: Connection, state, settings: Settings, now: datetime) -> P
         rows = taken
     watermark = rows[-1].id if rows else state.watermark
     if rows:
-        _write(connection, rows)
+        _write(connection, rows, settings, now)
     connection.execute(
         update(_state)
         .where(_state.c.id == 1)
@@ -225,7 +225,19 @@ def _floor(epoch: int, size: int) -> int:
     return epoch - epoch % size
 
 
-def aggregate(rows: Iterable) -> tuple[dict[str, tuple], dict[tuple[str, int, int], _Agg], dict[int, list]]:
+def _kept_from(settings: Settings, now: datetime) -> dict[int, int]:
+    """Per resolution, the oldest bucket start still kept (epoch seconds): older calls (a backlog, late
+    records) skip the buckets that pruning would delete anyway."""
+    return {
+        MINUTE: int((now - timedelta(hours=settings.usage_minute_retention_hours)).timestamp()),
+        HOUR: int((now - timedelta(days=settings.usage_hour_retention_days)).timestamp()),
+        DAY: int((now - timedelta(days=settings.usage_day_retention_days)).timestamp()),
+    }
+
+
+def aggregate(
+    rows: Iterable, kept_from: dict[int, int] | None = None
+) -> tuple[dict[str, tuple], dict[tuple[str, int, int], _Agg], dict[int, list]]:
     """Calls into buckets: ({series key: dims}, {(key, resolution, start epoch): totals}, {app id: firsts}).
 
     Each call is added to its caller series' and its API series' minute bucket; the minutes are then added
@@ -259,7 +271,7 @@ def aggregate(rows: Iterable) -> tuple[dict[str, tuple], dict[tuple[str, int, in
             agg.histogram[index] = agg.histogram.get(index, 0) + 1
         if row.app_id is not None:
             _note_first(firsts, row.app_id, row.at, status_class in (2, 3))
-    return series, _fold(minutes), firsts
+    return series, _fold(minutes, kept_from or {}), firsts
 
 
 def _new_series(keys: dict[tuple, str], series: dict[str, tuple], dims: tuple) -> str:
@@ -268,13 +280,17 @@ def _new_series(keys: dict[tuple, str], series: dict[str, tuple], dims: tuple) -
     return key
 
 
-def _fold(minutes: dict[tuple[str, int], _Agg]) -> dict[tuple[str, int, int], _Agg]:
-    """Minute buckets, plus the hour and day buckets they add up to."""
+def _fold(minutes: dict[tuple[str, int], _Agg], kept_from: dict[int, int]) -> dict[tuple[str, int, int], _Agg]:
+    """Minute buckets, plus the hour and day buckets they add up to (those still within their retention)."""
     buckets: dict[tuple[str, int, int], _Agg] = {}
     for (key, minute), agg in minutes.items():
-        buckets[(key, MINUTE, minute)] = agg
+        if minute >= kept_from.get(MINUTE, 0):
+            buckets[(key, MINUTE, minute)] = agg
         for size in (HOUR, DAY):
-            slot = (key, size, _floor(minute, size))
+            start = _floor(minute, size)
+            if start < kept_from.get(size, 0):
+                continue
+            slot = (key, size, start)
             total = buckets.get(slot)
             if total is None:
                 total = buckets[slot] = _Agg()
@@ -297,8 +313,8 @@ def _note_first(firsts: dict[int, list], app_id: int, at: datetime, success: boo
         entry[1] = at
 
 
-def _write(connection: Connection, rows: Sequence) -> None:
-    series, buckets, firsts = aggregate(rows)
+def _write(connection: Connection, rows: Sequence, settings: Settings, now: datetime) -> None:
+    series, buckets, firsts = aggregate(rows, _kept_from(settings, now))
     ids = _series_ids(connection, series)
     _upsert_buckets(connection, ids, buckets)
     _upsert_firsts(connection, firsts)
@@ -326,65 +342,60 @@ def _series_ids(connection: Connection, series: dict[str, tuple]) -> dict[str, i
     return ids
 
 
+# Adds a batch's histogram to the stored one inside the upsert, so buckets are written without being read.
+_MERGE_HISTOGRAM = {
+    "postgresql": (
+        "(SELECT json_object_agg(k, n) FROM (SELECT k, sum(n) AS n FROM ("
+        "SELECT key AS k, value::text::bigint AS n FROM json_each(usage_buckets.histogram) UNION ALL "
+        "SELECT key, value::text::bigint FROM json_each(excluded.histogram)) AS parts GROUP BY k) AS sums)"
+    ),
+    "sqlite": (
+        "(SELECT json_group_object(k, n) FROM (SELECT k, sum(n) AS n FROM ("
+        "SELECT key AS k, value AS n FROM json_each(usage_buckets.histogram) UNION ALL "
+        "SELECT key, value FROM json_each(excluded.histogram)) GROUP BY k))"
+    ),
+}
+
+
 def _upsert_buckets(connection: Connection, ids: dict[str, int], buckets: dict[tuple[str, int, int], _Agg]) -> None:
-    """Add the batch's totals into stored buckets: read the touched rows, add, write back."""
-    wanted = {(ids[key], size, datetime.fromtimestamp(start, UTC)): agg for (key, size, start), agg in buckets.items()}
-    existing: dict[tuple, object] = {}
-    pk = tuple_(_buckets.c.series_id, _buckets.c.resolution, _buckets.c.start)
-    for chunk in _chunks(list(wanted)):
-        for row in connection.execute(select(_buckets).where(pk.in_(chunk))):
-            existing[(row.series_id, row.resolution, row.start)] = row
-    inserts, updates = [], []
-    for slot, agg in wanted.items():
-        old = existing.get(slot)
-        histogram = dict(agg.histogram)
-        values = {
+    """Add the batch's totals into the stored buckets with one INSERT … ON CONFLICT DO UPDATE (counts and sums
+    added, maximum kept, histograms merged bin by bin in SQL); no bucket is read first."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(_buckets)
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[_buckets.c.series_id, _buckets.c.resolution, _buckets.c.start],
+        set_={
+            "calls": _buckets.c.calls + new.calls,
+            "latency_sum": _buckets.c.latency_sum + new.latency_sum,
+            "latency_max": case(
+                (new.latency_max > _buckets.c.latency_max, new.latency_max), else_=_buckets.c.latency_max
+            ),
+            "bytes_in": _buckets.c.bytes_in + new.bytes_in,
+            "bytes_out": _buckets.c.bytes_out + new.bytes_out,
+            "histogram": literal_column(_MERGE_HISTOGRAM[dialect]),
+        },
+    )
+    rows = [
+        {
+            "series_id": ids[key],
+            "resolution": size,
+            "start": datetime.fromtimestamp(start, UTC),
             "calls": agg.calls,
             "latency_sum": agg.latency_sum,
             "latency_max": agg.latency_max,
             "bytes_in": agg.bytes_in,
             "bytes_out": agg.bytes_out,
+            "histogram": {str(index): n for index, n in sorted(agg.histogram.items())},
         }
-        if old is not None:
-            for index, n in old.histogram.items():
-                histogram[int(index)] = histogram.get(int(index), 0) + n
-            values["calls"] += old.calls
-            values["latency_sum"] += old.latency_sum
-            values["latency_max"] = max(values["latency_max"], old.latency_max)
-            values["bytes_in"] += old.bytes_in
-            values["bytes_out"] += old.bytes_out
-        values["histogram"] = {str(index): n for index, n in sorted(histogram.items())}
-        key = {"series_id": slot[0], "resolution": slot[1], "start": slot[2]}
-        (updates if old is not None else inserts).append({**key, **values})
-    if inserts:
-        connection.execute(insert(_buckets), inserts)
-    if updates:
-        statement = (
-            update(_buckets)
-            .where(_buckets.c.series_id == bindparam("b_series"))
-            .where(_buckets.c.resolution == bindparam("b_resolution"))
-            .where(_buckets.c.start == bindparam("b_start"))
-            .values(
-                calls=bindparam("calls"),
-                latency_sum=bindparam("latency_sum"),
-                latency_max=bindparam("latency_max"),
-                bytes_in=bindparam("bytes_in"),
-                bytes_out=bindparam("bytes_out"),
-                histogram=bindparam("histogram"),
-            )
-        )
-        connection.execute(
-            statement,
-            [
-                {
-                    "b_series": row.pop("series_id"),
-                    "b_resolution": row.pop("resolution"),
-                    "b_start": row.pop("start"),
-                    **row,
-                }
-                for row in updates
-            ],
-        )
+        for (key, size, start), agg in buckets.items()
+    ]
+    for chunk in _chunks(rows, 1000):
+        connection.execute(statement, list(chunk))
 
 
 def _upsert_firsts(connection: Connection, firsts: dict[int, list]) -> None:
