@@ -280,6 +280,7 @@ def _register_domain_commands() -> None:
     from devhub.gateway import cli as gateway_cli
     from devhub.governance import cli as governance_cli
     from devhub.identity import cli as identity_cli
+    from devhub.sandbox import cli as sandbox_cli
     from devhub.slo import cli as slo_cli
     from devhub.specs import cli as specs_cli
 
@@ -290,6 +291,7 @@ def _register_domain_commands() -> None:
     gateway_cli.register(app)
     analytics_cli.register(app)
     slo_cli.register(app)
+    sandbox_cli.register(app)
 
 
 _register_domain_commands()

@@ -21,6 +21,10 @@ Version = Annotated[str | None, typer.Option(help="Only this version of the API 
 Credential = Annotated[str | None, typer.Option(help="Only this sandbox key id or client id.")]
 
 
+def register(app: typer.Typer) -> None:
+    app.add_typer(sandbox_app, name="sandbox")
+
+
 def _call(method: str, path: str, query: dict[str, str | None]) -> dict:
     params = urlencode({name: value for name, value in query.items() if value is not None})
     response = portal_call(method, f"{path}?{params}" if params else path)
