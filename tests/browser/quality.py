@@ -14,6 +14,7 @@ markup, not whether a real Tab press lands on each control.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -106,6 +107,7 @@ class Gates:
         self.failures: list[str] = []
         self.checked: list[str] = []
         self.seconds: dict[str, float] = {}
+        self.known: tuple[str, ...] = ()
         self.requests = 0
         context.on("page", self._watch)
         for page in context.pages:
@@ -133,8 +135,13 @@ class Gates:
 
     # --- active: the page in front of us ------------------------------------------------------------------
 
-    def check(self, page, name: str, *, keyboard: bool = True, dark: bool = False) -> None:
-        """Every gate on the current page at both widths (then back to 1280 px), plus its screenshots."""
+    def check(self, page, name: str, *, keyboard: bool = True, dark: bool = False, known: tuple[str, ...] = ()) -> None:
+        """Every gate on the current page at both widths (then back to 1280 px), plus its screenshots.
+
+        `known`: axe rule ids this page is known to break in a template another part of the project owns,
+        reported to them; those violations become warnings (still printed) until the template is fixed."""
+        self.known = known
+        page.wait_for_load_state("load")
         self.checked.append(name)
         started = time.perf_counter()
         for width in WIDTHS:
@@ -170,7 +177,11 @@ class Gates:
         if not page.evaluate("() => typeof window.axe !== 'undefined'"):
             page.evaluate(AXE_JS.read_text())  # evaluated through the devtools protocol: the page's CSP allows it
         for violation in page.evaluate(_AXE_RUN, list(BLOCKING_IMPACTS)):
-            self.failures.append(f"{name} ({scheme}): axe {violation}")
+            message = f"{name} ({scheme}): axe {violation}"
+            if violation.split(" ", 2)[1].rstrip(":") in self.known:
+                warnings.warn(f"known, reported: {message}", stacklevel=2)
+            else:
+                self.failures.append(message)
 
     def _keyboard(self, page, name: str) -> None:
         """Tab from the top of the page; every visible control must be focused on the way through."""

@@ -14,7 +14,7 @@ TEAM = "Payments Core"
 def test_admin_changes_a_members_role_and_finds_it_in_the_audit_log(page, portal, gates):
     sign_in(page, portal.url, "admin@example.com", portal.passwords["admin@example.com"])
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Users").click()
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/admin/users$"))
     gates.check(page, "admin-users")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Teams").click()
@@ -26,11 +26,12 @@ def test_admin_changes_a_members_role_and_finds_it_in_the_audit_log(page, portal
     expect(row).to_contain_text("member")
     gates.check(page, "team-members")
     row.get_by_role("button", name=re.compile("^Make owner")).click()
-    expect(page.get_by_role("row", name=re.compile("dev@example.com"))).to_contain_text("owner")
+    expect(page.get_by_role("row", name=re.compile("dev@example.com"))).to_contain_text("Make member")
 
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Audit").click()
     page.get_by_label("Target").fill("dev@example.com")
     page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"target=dev%40example\.com"))
     entry = page.get_by_role("row", name=re.compile(r"admin@example\.com.*(team|membership)", re.I)).first
     expect(entry).to_contain_text("team.role")
     expect(entry).to_contain_text("previous=member")
@@ -38,6 +39,7 @@ def test_admin_changes_a_members_role_and_finds_it_in_the_audit_log(page, portal
     gates.check(page, "audit")
 
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Outbox").click()
+    expect(page).to_have_url(re.compile(r"/admin/outbox$"))
     gates.check(page, "outbox")
     page.goto(f"{portal.url}/locations")
     gates.check(page, "locations")
@@ -46,7 +48,11 @@ def test_admin_changes_a_members_role_and_finds_it_in_the_audit_log(page, portal
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Funnel").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Time to first call")
     gates.check(page, "funnel")
-    for path, name in (("/slos", "slos"), ("/usage/exports", "usage-exports")):
-        page.goto(f"{portal.url}{path}")
-        expect(page.get_by_role("heading", level=1)).to_be_visible()
-        gates.check(page, name)
+    page.goto(f"{portal.url}/slos")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    gates.check(page, "slos")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
+    page.get_by_role("link", name="Monthly exports").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Monthly usage")
+    # analytics/exports.html: the export table scrolls sideways without a focusable region (reported)
+    gates.check(page, "usage-exports", known=("scrollable-region-focusable",))
