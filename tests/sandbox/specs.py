@@ -223,3 +223,67 @@ ORDERS_31 = {
         },
     },
 }
+
+MESSAGE = {
+    "type": "object",
+    "properties": {
+        "sid": {"type": "string", "pattern": "^SM[0-9a-f]{32}$"},
+        "to": {"type": "string"},
+        "body": {"type": "string"},
+        "status_callback": {"type": "string", "format": "uri", "nullable": True},
+    },
+}
+_FORM = {
+    "application/x-www-form-urlencoded": {
+        "schema": {
+            "type": "object",
+            "properties": {"To": {"type": "string"}, "Body": {"type": "string"}, "StatusCallback": {"type": "string"}},
+        }
+    }
+}
+_ACCOUNT = {
+    "name": "AccountSid",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^AC[0-9a-f]{32}$"},
+}
+
+# Twilio's shape: `.json` suffixes, form bodies in PascalCase, list envelopes, POST to an item to update it.
+MESSAGES = {
+    "openapi": "3.0.1",
+    "info": {"title": "Messages", "version": "1.0.0"},
+    "paths": {
+        "/Accounts/{AccountSid}/Messages.json": {
+            "parameters": [_ACCOUNT],
+            "get": {
+                "responses": {
+                    "200": {
+                        "description": "a page of messages",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "messages": {"type": "array", "items": MESSAGE},
+                                    "page": {"type": "integer"},
+                                },
+                            }
+                        ),
+                    }
+                }
+            },
+            "post": {
+                "requestBody": {"content": _FORM},
+                "responses": {"201": {"description": "sent", "content": _json(MESSAGE)}},
+            },
+        },
+        "/Accounts/{AccountSid}/Messages/{Sid}.json": {
+            "parameters": [_ACCOUNT, {"name": "Sid", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {"responses": {"200": {"description": "a message", "content": _json(MESSAGE)}}},
+            "post": {
+                "requestBody": {"content": _FORM},
+                "responses": {"200": {"description": "updated", "content": _json(MESSAGE)}},
+            },
+            "delete": {"responses": {"204": {"description": "deleted"}}},
+        },
+    },
+}

@@ -149,3 +149,24 @@ def _hash(client, api_ref: str) -> str:
 
     with client.app.state.db.engine.connect() as connection:
         return connection.scalar(select(SpecVersion.content_hash).where(SpecVersion.api_ref == api_ref))
+
+
+def test_twilio_style_resources_with_suffixes_form_fields_and_post_updates(client, published, settings):
+    from tests.sandbox.specs import MESSAGES
+
+    me = signed(settings, "key-1", published("messages", MESSAGES))
+    messages = f"/sandbox/default/messages/1.0.0/Accounts/AC{'0' * 32}/Messages"
+    sent = client.post(f"{messages}.json", data={"To": "+15555550100", "Body": "hello"}, headers=me)
+    assert sent.status_code == 201
+    message = sent.json()
+    assert message["to"] == "+15555550100" and message["body"] == "hello"
+    assert message["sid"].startswith("SM") and len(message["sid"]) == 34
+    assert client.get(f"{messages}/{message['sid']}.json", headers=me).json() == message
+    updated = client.post(
+        f"{messages}/{message['sid']}.json", data={"StatusCallback": "https://example.com/cb"}, headers=me
+    )
+    assert updated.json() == {**message, "status_callback": "https://example.com/cb"}
+    page = client.get(f"{messages}.json", headers=me).json()
+    assert page["messages"] == [updated.json()] and isinstance(page["page"], int)
+    assert client.delete(f"{messages}/{message['sid']}.json", headers=me).status_code == 204
+    assert client.get(f"{messages}.json", headers=me).json()["messages"] == []

@@ -8,7 +8,9 @@ credential (the key or client the gateway authenticated; unsigned calls share "a
 - POST to the collection creates an item: the generated response body, overlaid with the request body,
   with a fresh id (the next integer, or a new value of the id's own schema: uuid, pattern...). 409 when the
   body names an id that exists.
-- GET, PUT (replace), PATCH (JSON merge patch, RFC 7396) and DELETE on the item path see it.
+- GET, PUT (replace), PATCH (JSON merge patch, RFC 7396), POST (an update, as Twilio's APIs do: merged
+  like PATCH) and DELETE on the item path see it. Request fields take the item's spelling of their name
+  when only case or underscores differ (a form's `StatusCallback` is the item's `status_callback`).
 - GET on the collection lists the items (as the array of the response, or in its first array property).
 - Once a collection has had an item created, it is stateful: unknown items are 404 there. Before that, and
   on paths that are not resource-style, answers are generated from the definition as usual. A marker row
@@ -119,7 +121,7 @@ def answer(connection: Connection, spec: CompiledSpec, call: Call, limits: Limit
         if method == "get":
             return _list(connection, spec, call, resource)
         return None
-    if method in ("get", "put", "patch", "delete"):
+    if method in ("get", "put", "patch", "post", "delete"):
         return _on_item(connection, spec, call, resource, limits)
     return None
 
@@ -140,8 +142,8 @@ def _template_answer(spec: CompiledSpec, call: Call) -> tuple[int, Any, Any]:
 
 def _create(connection: Connection, spec: CompiledSpec, call: Call, resource: Resource, limits: Limits) -> Answer:
     status, _, media = _template_answer(spec, call)
-    sent = call.valid.body if isinstance(call.valid.body, dict) else {}
     generated = body_for(spec, media, Preferences(), seed_of(call.api_ref, call.operation.template)) if media else None
+    sent = _onto(generated, call.valid.body if isinstance(call.valid.body, dict) else {})
     body = {**generated, **sent} if isinstance(generated, dict) else dict(sent)
     id_field = _id_field(body, resource.id_name)
     _check_size(body, limits)
@@ -290,7 +292,7 @@ def _on_item(
     where = and_(_in_collection(call, resource), items.c.item_id == resource.item_id)
     if method == "delete":
         connection.execute(delete(items).where(where))
-    elif method in ("put", "patch"):
+    elif method in ("put", "patch", "post"):
         stored = _changed(stored, call, resource.id_name)
         _check_size(stored, limits)
         connection.execute(update(items).where(where).values(body=stored, updated_at=utcnow()))
@@ -308,11 +310,24 @@ def _changed(stored: Any, call: Call, id_name: str) -> Any:
     if call.operation.method == "put":
         changed = dict(sent) if isinstance(sent, dict) else sent
     else:
-        changed = merge_patch(stored, sent)
+        changed = merge_patch(stored, _onto(stored, sent) if isinstance(sent, dict) else sent)
     id_field = _id_field(stored, id_name) if isinstance(stored, dict) else id_name
     if isinstance(changed, dict) and isinstance(stored, dict) and id_field in stored:
         changed[id_field] = stored[id_field]
     return changed
+
+
+def _onto(item: Any, sent: dict[str, Any]) -> dict[str, Any]:
+    """Request fields renamed to the response's own spelling of them when only case or underscores differ
+    (Twilio's form field `StatusCallback` is the resource's `status_callback`); others kept as sent."""
+    if not isinstance(item, dict):
+        return dict(sent)
+    spelled = {_plain(key): key for key in item}
+    return {spelled.get(_plain(key), key): value for key, value in sent.items()}
+
+
+def _plain(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
