@@ -119,6 +119,11 @@ def test_dashboards_and_exports_show_exactly_the_calls_sent(client, db, settings
     assert client.get(f"/api/v1/usage/exports/{month}", headers=portal.outsider).json()["rows"] == []
     bad = client.get("/api/v1/usage/exports/2026-13", headers=portal.developer)
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+    page = client.get(f"/usage/exports?month={month}", headers=portal.developer)
+    assert page.status_code == 200 and portal.app_uid in page.text and f"/api/v1/usage/exports/{month}" in page.text
+    assert client.get("/usage/exports?month=nope", headers=portal.developer).status_code == 400
+    page = client.get("/usage?period=7d", headers=portal.developer)
+    assert page.status_code == 200 and f'data-app="{portal.app_uid}"' in page.text
 
     # Rolling up again counts nothing twice.
     again = client.post("/api/v1/usage/rollup", headers=portal.admin).json()
