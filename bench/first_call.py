@@ -114,7 +114,7 @@ class Portal:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.should_exit = self.server.force_exit = True
         self.thread.join(10)
 
 

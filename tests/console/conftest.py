@@ -237,7 +237,7 @@ def live_portal(console_settings: Settings, portal_port: int) -> Iterator[str]:
         assert time.monotonic() < deadline, "the portal did not start"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{portal_port}"
-    server.should_exit = True
+    server.should_exit = server.force_exit = True  # the gateway's idle keep-alive connections need no goodbye
     thread.join(10)
 
 
