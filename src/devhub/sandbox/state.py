@@ -110,7 +110,7 @@ def _shapes(spec: CompiledSpec) -> dict[str, dict]:
 
 def answer(connection: Connection, spec: CompiledSpec, call: Call, limits: Limits) -> Answer | None:
     """The answer from remembered state, or None when the call is not stateful (the caller generates).
-    Writes are committed here; the caller's connection is otherwise only read."""
+    `connection` is for reads (the caller's, in autocommit); writes take their own transaction."""
     resource = resource_of(spec, call.operation, call.path)
     if resource is None:
         return None
@@ -149,13 +149,12 @@ def _create(connection: Connection, spec: CompiledSpec, call: Call, resource: Re
     _check_size(body, limits)
     for _attempt in range(3):
         try:
-            item_id = _new_id(connection, call, resource, body, id_field, sent, spec, media)
-            body[id_field] = item_id if id_field in sent else _typed_like(body.get(id_field), item_id)
-            _write(connection, call, resource, str(item_id), body, limits)
-            connection.commit()
+            with connection.engine.begin() as transaction:  # the reads before were outside any transaction
+                item_id = _new_id(transaction, call, resource, body, id_field, sent, spec, media)
+                body[id_field] = item_id if id_field in sent else _typed_like(body.get(id_field), item_id)
+                _write(transaction, call, resource, str(item_id), body, limits)
             break
         except IntegrityError:  # the same id taken by a concurrent call: draw again
-            connection.rollback()
             if id_field in sent:
                 raise Rejection(409, "Conflict", f"an item with {id_field} {sent[id_field]!r} exists") from None
     else:
@@ -291,13 +290,13 @@ def _on_item(
     stored = _loaded(rows[resource.item_id])
     where = and_(_in_collection(call, resource), items.c.item_id == resource.item_id)
     if method == "delete":
-        connection.execute(delete(items).where(where))
+        with connection.engine.begin() as transaction:
+            transaction.execute(delete(items).where(where))
     elif method in ("put", "patch", "post"):
         stored = _changed(stored, call, resource.id_name)
         _check_size(stored, limits)
-        connection.execute(update(items).where(where).values(body=stored, updated_at=utcnow()))
-    if method != "get":
-        connection.commit()
+        with connection.engine.begin() as transaction:
+            transaction.execute(update(items).where(where).values(body=stored, updated_at=utcnow()))
     status, _, media = _template_answer(spec, call)
     if media is None or (method == "delete" and status == 204):
         return Answer(status)
