@@ -108,6 +108,13 @@ def _fragment(request: Request, name: str, context: dict[str, Any], status_code:
     return HTMLResponse(html, status_code=status_code, headers={"Vary": "HX-Request"})
 
 
+def _page(request: Request, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """The console on its own page; the same URL answers a fragment to htmx, hence `Vary`."""
+    response = render(request, "console/page.html", status_code=status_code, **context)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
 def _open(session: Session, viewer: Principal, namespace: str, name: str, version: str, anchor: str):
     return service.open_operation(session, viewer, f"{namespace}/{name}", version, anchor)
 
@@ -129,7 +136,7 @@ def console_page(
         return _fragment(
             request, "console/credentials.html" if part == "credentials" else "console/console.html", context
         )
-    return render(request, "console/page.html", **context)
+    return _page(request, context)
 
 
 @router.post(TRY, response_class=HTMLResponse)
@@ -172,7 +179,7 @@ def console_call(
         context["error"], status = exc.detail or exc.title, exc.status
     if _is_htmx(request):
         return _fragment(request, "console/result.html", context)
-    return render(request, "console/page.html", status_code=status, **context)
+    return _page(request, context, status)
 
 
 def _chosen(
@@ -216,4 +223,4 @@ def _get_access(
         context["empty"] = None
     if _is_htmx(request):
         return _fragment(request, "console/console.html", context)
-    return render(request, "console/page.html", status_code=status, **context)
+    return _page(request, context, status)
