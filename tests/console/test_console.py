@@ -17,6 +17,7 @@ from devhub.identity.deps import principal_for
 from devhub.identity.models import User
 from devhub.problems import Problem
 from tests.conftest import bearer, csrf_for, make_account
+from tests.console.conftest import TEAM
 
 GET_PET = {"path": {"petId": "42"}, "query": {"verbose": True, "tags": ["a", "b"]}, "header": {"X-Trace": "t-1"}}
 
@@ -162,6 +163,22 @@ def test_someone_elses_key_cannot_be_used_and_empty_states_say_how_to_get_access
             break
         time.sleep(0.05)
     assert ">200 OK<" in sent.text and world.seen[-1]["headers"]["x-devhub-credential"] == key_id
+
+    # A team's application is its members' to call with: a member who did not register it sees its key.
+    team_app = world.client.post("/api/v1/apps", headers=world.owner, json={"name": "Team app", "team": "team-a"})
+    assert team_app.status_code == 201, team_app.text
+    body = {"product": "pets", "plan": "free"}
+    subscribed = world.client.post(
+        f"/api/v1/apps/{team_app.json()['id']}/subscriptions", headers=world.owner, json=body
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    mate_id = make_account(world.db, world.settings, "mate@example.com", teams={TEAM: "member"})
+    mate = bearer(world.db, world.settings, mate_id, scopes=("read", "write"))
+    team_key = team_app.json()["sandbox_key"]["key"].split("_")[2]
+    listed = world.client.get("/api/v1/console/credentials", params=query, headers=mate).json()
+    assert [item["credential"] for item in listed["items"]] == [team_key]
+    refused = world.client.get("/api/v1/console/credentials", params=query, headers=other).json()
+    assert team_key not in json.dumps(refused)
 
     # Anonymous visitors are asked to sign in (or sign up), on the page and in the htmx fragment.
     world.client.cookies.clear()
