@@ -53,7 +53,7 @@ class VersionRow:
 class SpecCache:
     """Compiled definitions by (api_ref, version), at most `size` of them, least recently used out first."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 32) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[str, str], tuple[str, CompiledSpec]] = OrderedDict()
         self._lock = threading.Lock()
@@ -87,7 +87,7 @@ class SpecCache:
 
 
 class Sandbox:
-    def __init__(self, engine: Engine, secret_key: str, *, limits: state.Limits | None = None, cache_size: int = 64):
+    def __init__(self, engine: Engine, secret_key: str, *, limits: state.Limits | None = None, cache_size: int = 32):
         self.engine = engine
         self.secret_key = secret_key
         self.limits = limits or state.Limits()
