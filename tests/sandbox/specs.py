@@ -213,6 +213,27 @@ ORDERS_31 = {
                 },
             },
         },
+        "/uploads": {
+            "post": {
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {
+                                    "name": {"type": "string", "minLength": 2},
+                                    "copies": {"type": "integer", "maximum": 3},
+                                    "file": {"type": "string", "format": "binary"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"204": {"description": "stored"}},
+            }
+        },
         "/orders/{orderId}": {
             "get": {
                 "parameters": [{"name": "orderId", "in": "path", "required": True, "schema": {"type": "integer"}}],

@@ -127,6 +127,10 @@ def test_openapi_3_1_schemas(client, published):
     assert created.status_code == 201
     assert client.post(f"{BASE}/orders", json={"item": "x", "quantity": 0, "note": None}).status_code == 422
     assert client.get(f"{BASE}/orders/abc").status_code == 422
+    upload = {"file": ("a.txt", b"hello", "text/plain")}
+    assert client.post(f"{BASE}/uploads", data={"name": "report", "copies": "2"}, files=upload).status_code == 204
+    invalid = client.post(f"{BASE}/uploads", data={"copies": "9"}, files=upload)
+    assert invalid.status_code == 422 and names(invalid) == {"body name", "body copies"}
 
 
 def test_private_apis_are_not_answered_to_unsigned_calls(client, published, settings):
