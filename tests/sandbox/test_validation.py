@@ -31,6 +31,8 @@ def test_a_valid_call_is_answered_from_the_definition(client, orders):
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert isinstance(response.json(), list)
+    head = client.head(f"{BASE}/orders", **VALID_GET)
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_unknown_apis_and_paths_are_404_and_unknown_methods_405_with_allow(client, orders):

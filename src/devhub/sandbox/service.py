@@ -127,7 +127,10 @@ class Sandbox:
         if found is None:
             raise Rejection(404, "Not found", f"no path of this API version matches {request.path}")
         template, values = found
-        operation = template.operations.get(request.method.lower())
+        method = request.method.lower()
+        operation = template.operations.get(method)
+        if operation is None and method == "head":  # HTTP: HEAD is GET without the body
+            operation = template.operations.get("get")
         if operation is None:
             allowed = ", ".join(method.upper() for method in template.operations)
             raise Rejection(
@@ -144,7 +147,7 @@ class Sandbox:
         )
         remembered = state.answer(connection, spec, stateful, self.limits) if not prefer.code else None
         if remembered is not None:
-            return remembered
+            return remembered if method != "head" else Answer(remembered.status, None, None, remembered.headers)
         return self.generated(spec, operation, request, prefer, api_ref, version)
 
     def generated(self, spec, operation, request: SandboxRequest, prefer, api_ref: str, version: str) -> Answer:
