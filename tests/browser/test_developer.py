@@ -55,6 +55,10 @@ def test_new_developer_signs_up_gets_a_sandbox_key_and_calls_from_the_console(pa
         page.reload()
     expect(calls).to_have_text("1")
     gates.check(page, "usage-my-apps")
+    page.locator("#usage-apps tbody tr").first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/usage/apps/app_"))
+    expect(page.get_by_role("main")).to_contain_text("findPets")  # the operation it called
+    gates.check(page, "usage-app")
 
     # A second application, through a product's page.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Products").click()
