@@ -197,6 +197,7 @@ class Gates:
         page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
 
     def assert_clean(self) -> None:
+        assert self.requests, "no request was seen: the gates were not watching the journey's pages"
         assert not self.failures, f"{len(self.failures)} quality problems on {self.checked}:\n" + "\n".join(
             self.failures
         )
