@@ -101,10 +101,29 @@ def logout(request: Request, db: Session = Depends(get_session, scope="function"
 
 
 @router.get("/signup", response_class=HTMLResponse)
-def signup_page(request: Request, invitation: str | None = None, settings: Settings = Depends(get_settings_dep)):
+def signup_page(
+    request: Request,
+    invitation: str | None = None,
+    next: str | None = None,
+    settings: Settings = Depends(get_settings_dep),
+):
     return render(
-        request, "identity/signup.html", error=None, email="", display_name="", invitation=invitation, settings=settings
+        request,
+        "identity/signup.html",
+        error=None,
+        email="",
+        display_name="",
+        invitation=invitation,
+        next=_after_signup(next),
+        settings=settings,
     )
+
+
+def _after_signup(next: str | None) -> str:
+    """Where a new account lands: the page that sent the person to sign up (e.g. an operation's try-it
+    console), else their account page with its welcome."""
+    target = safe_next(next)
+    return target if target != "/" else "/account?welcome=1"
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -114,6 +133,7 @@ def signup(
     password: str = Form("", max_length=1024),
     display_name: str = Form("", max_length=255),
     invitation: str | None = Form(None, max_length=200),
+    next: str = Form("", max_length=2048),
     db: Session = Depends(get_session, scope="function"),
     settings: Settings = Depends(get_settings_dep),
     actor: Actor = Depends(get_actor),
@@ -131,10 +151,11 @@ def signup(
             email=email,
             display_name=display_name,
             invitation=invitation,
+            next=_after_signup(next),
             settings=settings,
         )
     token = service.start_session(db, settings, user, actor, request.headers.get("user-agent"), method="signup")
-    return _signed_in_response(request, settings, token, "/account?welcome=1")
+    return _signed_in_response(request, settings, token, _after_signup(next))
 
 
 @router.get("/verify-email", response_class=HTMLResponse)
