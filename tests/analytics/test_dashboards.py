@@ -57,7 +57,7 @@ def test_dashboards_and_exports_show_exactly_the_calls_sent(client, db, settings
     total = data["total"]
     assert total["calls"] == _sent() and total["server_errors"] == GETS_FAILED and total["client_errors"] == 0
     assert total["error_rate"] == round(GETS_FAILED / _sent(), 6)
-    assert total["latency_p99_ms"] >= 150 * 0.98  # the slow calls are the top 8 %
+    assert total["latency_p99_ms"] >= 150 * 0.95  # the slow calls are the top 8 %
     assert total["latency_p50_ms"] < 100
     assert sum(point["calls"] for point in data["points"]) == _sent() and len(data["points"]) == 24
     assert [(row["key"], row["calls"]) for row in data["per_key"]] == [

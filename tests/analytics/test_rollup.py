@@ -83,9 +83,9 @@ def test_rolling_up_twice_counts_each_call_once_and_windows_are_exact(db, settin
     assert stats.server_errors == sum(r["status"] >= 500 for r in inside)
     latencies = sorted(r["latency_ms"] for r in inside)
     exact_p95 = latencies[round(0.95 * (len(latencies) - 1))]
-    assert stats.latency.quantile(0.95) == pytest.approx(exact_p95, rel=0.05)
+    assert stats.latency.quantile(0.95) == pytest.approx(exact_p95, rel=0.09)
     assert stats.latency.count_at_most(100) >= sum(v <= 100 for v in latencies)
-    assert stats.latency.count_at_most(100) <= sum(v <= 104.1 for v in latencies)
+    assert stats.latency.count_at_most(100) <= sum(v <= 109.1 for v in latencies)
 
 
 def test_batches_and_a_restart_mid_way_count_once(db, settings):
@@ -216,7 +216,7 @@ def test_histograms_merge_exactly_in_any_order():
     assert Histogram.merged(parts) == whole == Histogram.merged(reversed([p.to_json() for p in parts]))
     ordered = sorted(values)
     for q in (0.5, 0.9, 0.99):
-        assert whole.quantile(q) == pytest.approx(ordered[round(q * (len(ordered) - 1))], rel=0.021)
+        assert whole.quantile(q) == pytest.approx(ordered[round(q * (len(ordered) - 1))], rel=0.044)
     assert Histogram().quantile(0.5) is None and whole.count == 3000
     with pytest.raises(ValueError):
         whole.quantile(1.5)

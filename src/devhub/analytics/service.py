@@ -62,6 +62,16 @@ class WindowStats:
         if histogram:
             self.latency.merge(histogram)
 
+    def absorb(self, other: WindowStats) -> None:
+        """Add another window's totals and histogram to this one."""
+        self.calls += other.calls
+        self.server_errors += other.server_errors
+        self.client_errors += other.client_errors
+        self.latency_sum += other.latency_sum
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        self.latency.merge(other.latency)
+
     def summary(self) -> dict:
         """The figures pages and the API show."""
         return {
@@ -269,14 +279,17 @@ def dashboard(
     for row in session.execute(query):
         start, status_class, calls, latency_sum, bytes_in, bytes_out, histogram = row[:7]
         values = (status_class, calls, latency_sum, bytes_in, bytes_out)
-        total.add(*values, histogram)
         slot = slots.get(start)
-        if slot is not None:
+        if slot is None:  # not one of the period's slots (cannot happen: starts are aligned); count it anyway
+            total.add(*values, histogram)
+        else:
             slot.add(*values, histogram)
         for name, grouping in groupings.items():
             key = tuple(row[i] for i in positions[name])
             stats = grouped[name].get(key) or grouped[name].setdefault(key, WindowStats())
             stats.add(*values, histogram if grouping.latency else None)
+    for slot in slots.values():  # the total from the slots: one histogram merge per slot, not per row
+        total.absorb(slot)
     ordered = {name: _ordered(groups) for name, groups in grouped.items()}
     return Dashboard(period, starts[0], now, total, list(slots.items()), ordered)
 
