@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Annotated
 
 import typer
@@ -34,6 +35,10 @@ def _database(settings: Settings) -> Database:
     return database
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _serve(settings: Settings, host: str | None, port: int | None, gateway: bool = True) -> None:
     import uvicorn
 
@@ -50,6 +55,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, gateway: bool
         from devhub.gateway.cli import start_child, stop_child
 
         child = start_child(settings)
+        # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with the default handler that
+        # would end this process before `finally`, leaving the gateway running and holding its port.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
