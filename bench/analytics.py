@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,7 +44,7 @@ INSERT INTO gateway_calls (at, app_id, app_uid, subscription_id, credential, pro
 SELECT
     {at},
     a, 'app_' || a, a, 'k' || lpad(a::text, 11, '0'), 1 + a % :apis,
-    'api:default/api-' || (1 + (a * 7 + (g % 2) * 13) % :apis),
+    'api:default/api-' || (1 + (a * 7 + (g / 7 % 2) * 13) % :apis),
     CASE WHEN g % 3 = 0 THEN '1.0.0' ELSE '2.0.0' END,
     'op' || (g * 31 % 8), 'GET', '/x/' || (g % 100),
     CASE WHEN g % 100 = 0 THEN 503 WHEN g % 50 = 0 THEN 404 WHEN g % 97 = 0 THEN 429 ELSE 200 END,
@@ -105,9 +106,15 @@ def setup_portal(database: Database, settings: Settings, apis: int, folder: Path
     ]
     path = folder / "apis.yaml"
     path.write_text(yaml.safe_dump_all(documents))
+    from sqlalchemy import select
+
+    from devhub.catalog.models import Entity
+
     with database.session() as session:
-        catalog.register_location(session, settings, str(path), "file", trusted=True)
-        user = identity.create_user(session, settings, email="bench@example.com", password="x" * 12, status="approved")
+        if session.scalar(select(Entity.id).where(Entity.name == "api-1")) is None:  # a reused database has them
+            catalog.register_location(session, settings, str(path), "file", trusted=True)
+        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        user = identity.create_user(session, settings, email=email, password="x" * 12, status="approved")
         user.is_admin = True
         session.flush()
         issued = identity.create_token(session, settings, user, "bench", ["read", "write", "admin"], 30, SYSTEM)
@@ -148,6 +155,58 @@ def summary(name: str, times: list[float]) -> str:
     return f"{name:<44} p50 {statistics.median(times):8.1f} ms   p95 {percentile(times, 0.95):8.1f} ms"
 
 
+def time_dashboards(database: Database, settings: Settings, args, folder: Path) -> None:
+    """Dashboards and SLO windows of the APIs that have calls, through the ASGI app, against the raw query."""
+    from fastapi.testclient import TestClient
+
+    from devhub.analytics.service import api_window
+    from devhub.app import create_app
+
+    with database.engine.connect() as connection:
+        names = (
+            connection.execute(text("SELECT DISTINCT api_ref FROM usage_series WHERE scope = 1 ORDER BY api_ref"))
+            .scalars()
+            .all()
+        )
+    names = [ref.split("/", 1)[1] for ref in names]
+    print(f"APIs with calls: {len(names)}")
+    headers = setup_portal(database, settings, args.apis, folder)
+    client = TestClient(create_app(settings, run_background_tasks=False))
+
+    def api_page(run: int) -> None:
+        name = names[run % len(names)]
+        response = client.get(f"/api/v1/usage/apis/default/{name}?period=30d", headers=headers)
+        assert response.status_code == 200, response.text
+
+    def slo_window(run: int) -> None:
+        with database.session() as session:
+            api_window(session, f"api:default/{names[run % len(names)]}", utcnow() - timedelta(days=30), utcnow())
+
+    def html_page(run: int) -> None:
+        name = names[run % len(names)]
+        assert client.get(f"/usage/apis/default/{name}?period=30d", headers=headers).status_code == 200
+
+    def health(run: int) -> None:
+        client.get("/api/v1/health")
+
+    results = {
+        "API dashboard 30 d (JSON)": timed(api_page, args.runs),
+        "API dashboard 30 d (HTML page)": timed(html_page, max(5, args.runs // 4)),
+        "SLO window 30 d (api_window)": timed(slo_window, args.runs),
+        "health (ASGI baseline)": timed(health, args.runs),
+    }
+    since = utcnow() - timedelta(days=30)
+    results["baseline: raw gateway_calls, one API 30 d"] = timed(
+        lambda run: raw_baseline(database, f"api:default/{names[run % len(names)]}", since), args.baseline_runs
+    )
+    for name, times in results.items():
+        print(summary(name, times))
+    ratio = statistics.median(results["baseline: raw gateway_calls, one API 30 d"]) / statistics.median(
+        results["API dashboard 30 d (JSON)"]
+    )
+    print(f"raw query / roll-up dashboard (p50): {ratio:.0f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10_000_000)
@@ -157,21 +216,20 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=300_000)
     parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="Keep the database (its URL is printed).")
+    parser.add_argument("--reuse", help="Time the dashboards of a kept database (its URL) without loading.")
     args = parser.parse_args()
 
-    from fastapi.testclient import TestClient
-
-    from devhub.analytics.service import api_window
-    from devhub.app import create_app
-
     with tempfile.TemporaryDirectory() as tmp:
-        url, drop = fresh_database("postgresql", Path(tmp))
+        url, drop = (args.reuse, lambda: None) if args.reuse else fresh_database("postgresql", Path(tmp))
         try:
             database = Database(url)
             database.upgrade()
             settings = Settings(
                 data_dir=Path(tmp) / "data", database_url=url, secret_key="bench", catalog_refresh_seconds=0
             )
+            if args.reuse:
+                time_dashboards(database, settings, args, Path(tmp))
+                return
             now = utcnow()
             print(f"loading {args.calls:,} calls over 30 days ({args.apis} APIs, {args.apps} applications)")
             seconds = load(database, 1, args.calls, args.apis, args.apps, now)
@@ -197,43 +255,7 @@ def main() -> None:
                 ).all()
             print(f"series (caller, API): {[n for _, n in counts]}; buckets by resolution: {dict(buckets)}")
 
-            headers = setup_portal(database, settings, args.apis, Path(tmp))
-            client = TestClient(create_app(settings, run_background_tasks=False))
-
-            def api_page(run: int) -> None:
-                name = f"api-{1 + run % args.apis}"
-                response = client.get(f"/api/v1/usage/apis/default/{name}?period=30d", headers=headers)
-                assert response.status_code == 200, response.text
-
-            def slo_window(run: int) -> None:
-                with database.session() as session:
-                    api_window(
-                        session, f"api:default/api-{1 + run % args.apis}", utcnow() - timedelta(days=30), utcnow()
-                    )
-
-            def html_page(run: int) -> None:
-                name = f"api-{1 + run % args.apis}"
-                assert client.get(f"/usage/apis/default/{name}?period=30d", headers=headers).status_code == 200
-
-            def health(run: int) -> None:
-                client.get("/api/v1/health")
-
-            results = {
-                "API dashboard 30 d (JSON)": timed(api_page, args.runs),
-                "API dashboard 30 d (HTML page)": timed(html_page, max(5, args.runs // 4)),
-                "SLO window 30 d (api_window)": timed(slo_window, args.runs),
-                "health (ASGI baseline)": timed(health, args.runs),
-            }
-            since = utcnow() - timedelta(days=30)
-            results["baseline: raw gateway_calls, one API 30 d"] = timed(
-                lambda run: raw_baseline(database, f"api:default/api-{1 + run % args.apis}", since), args.baseline_runs
-            )
-            for name, times in results.items():
-                print(summary(name, times))
-            ratio = statistics.median(results["baseline: raw gateway_calls, one API 30 d"]) / statistics.median(
-                results["API dashboard 30 d (JSON)"]
-            )
-            print(f"raw query / roll-up dashboard (p50): {ratio:.0f}x")
+            time_dashboards(database, settings, args, Path(tmp))
             database.dispose()
         finally:
             if args.keep:

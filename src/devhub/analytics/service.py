@@ -9,11 +9,10 @@ kept (`usage_minute_retention_hours`); older edges are rounded out to the hour. 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -126,12 +125,6 @@ def plan_window(since: datetime, until: datetime, minutes_from: datetime) -> lis
     return segments
 
 
-def _segments_clause(segments: Iterable[Segment]) -> ColumnElement[bool]:
-    bucket = UsageBucket
-    parts = [and_(bucket.resolution == size, bucket.start >= a, bucket.start < b) for size, a, b in segments if a < b]
-    return or_(*parts) if parts else false()
-
-
 def _minutes_from(now: datetime) -> datetime:
     # one minute of margin: the oldest minute buckets may be pruned while a query runs
     return now - timedelta(hours=get_settings().usage_minute_retention_hours) + timedelta(minutes=1)
@@ -141,35 +134,40 @@ def window_stats(
     session: Session, series_filter: ColumnElement[bool], since: datetime, until: datetime, group_by=None
 ) -> dict | WindowStats:
     """Totals over [since, until) of the series matching `series_filter`; with `group_by` (series columns),
-    a dict of WindowStats per value tuple."""
-    segments = plan_window(since, until, _minutes_from(utcnow()))
+    a dict of WindowStats per value tuple. The series are looked up first, then each segment's buckets by
+    primary key (series, resolution, start): a join let the planner scan every series' buckets of the
+    window and throw most away."""
     group_columns = list(group_by or ())
-    query = (
-        select(
-            UsageSeries.status_class,
-            *group_columns,
-            UsageBucket.calls,
-            UsageBucket.latency_sum,
-            UsageBucket.bytes_in,
-            UsageBucket.bytes_out,
-            UsageBucket.histogram,
+    series = {
+        row[0]: (row[1], tuple(row[2:]))
+        for row in session.execute(
+            select(UsageSeries.id, UsageSeries.status_class, *group_columns).where(series_filter)
         )
-        .join(UsageSeries, UsageSeries.id == UsageBucket.series_id)
-        .where(series_filter)
-        .where(_segments_clause(segments))
-    )
-    if not group_columns:
-        stats = WindowStats()
-        for status_class, calls, latency_sum, bytes_in, bytes_out, histogram in session.execute(query):
-            stats.add(status_class, calls, latency_sum, bytes_in, bytes_out, histogram)
-        return stats
+    }
     groups: dict[tuple, WindowStats] = {}
-    width = len(group_columns)
-    for row in session.execute(query):
-        key = tuple(row[1 : 1 + width])
-        stats = groups.get(key) or groups.setdefault(key, WindowStats())
-        stats.add(row[0], *row[1 + width :])
-    return groups
+    if series:
+        ids = sorted(series)
+        for size, start, end in plan_window(since, until, _minutes_from(utcnow())):
+            query = select(
+                UsageBucket.series_id,
+                UsageBucket.calls,
+                UsageBucket.latency_sum,
+                UsageBucket.bytes_in,
+                UsageBucket.bytes_out,
+                UsageBucket.histogram,
+            ).where(
+                UsageBucket.series_id.in_(ids),
+                UsageBucket.resolution == size,
+                UsageBucket.start >= start,
+                UsageBucket.start < end,
+            )
+            for series_id, *values in session.execute(query):
+                status_class, key = series[series_id]
+                stats = groups.get(key) or groups.setdefault(key, WindowStats())
+                stats.add(status_class, *values)
+    if group_columns:
+        return groups
+    return groups.get((), WindowStats())
 
 
 def api_window(
