@@ -105,6 +105,11 @@ def test_dashboards_and_exports_show_exactly_the_calls_sent(client, db, settings
     assert client.get("/api/v1/usage/apis/default/pets", headers=portal.developer).status_code in (403, 404)
     page = client.get("/usage/apis/default/pets", headers=portal.owner)
     assert page.status_code == 200 and 'id="usage-deprecated"' in page.text and "Checkout" in page.text
+    # The API's page links its owners, and only them, to that dashboard.
+    assert 'href="/usage/apis/default/pets"' in client.get("/catalog/default/api/pets", headers=portal.owner).text
+    assert (
+        'href="/usage/apis/default/pets"' not in client.get("/catalog/default/api/pets", headers=portal.developer).text
+    )
 
     # Chargeback: the month's CSV has the application's row with every call.
     month = datetime.now(UTC).strftime("%Y-%m")
