@@ -203,8 +203,10 @@ def _stop_when_unused(shared: Path, info: Path, process: subprocess.Popen, data_
 # --- the browser ----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def playwright_instance():
+    """Per test, not per session: Playwright's sync API keeps an asyncio loop running on this thread while
+    it is started, and the tests that follow on the same xdist worker call `asyncio.run()`."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
