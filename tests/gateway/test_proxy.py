@@ -27,6 +27,7 @@ from devhub.db import Database
 from devhub.gateway.models import GatewayCall
 from devhub.settings import Settings
 from tests.conftest import bearer, make_account
+from tests.gateway.running import RunningGateway
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TEAM = "group:default/team-a"
@@ -155,45 +156,6 @@ def world(client, db, settings, upstream) -> World:
 
 
 # --- the gateway in a thread of this process -------------------------------------------------------------------
-
-
-class RunningGateway:
-    def __init__(self, settings: Settings, engine) -> None:
-        from devhub.gateway.proxy import Gateway
-        from devhub.gateway.server import GatewayServer
-
-        self.loop = asyncio.new_event_loop()
-        self.gateway = Gateway(settings, engine)
-        started = threading.Event()
-
-        async def main() -> None:
-            await self.gateway.start()
-            self.server = GatewayServer(self.gateway.handle, self.loop)
-            self.port = await self.server.start("127.0.0.1", 0)
-            started.set()
-
-        self.thread = threading.Thread(target=self._run, args=(main,), daemon=True)
-        self.thread.start()
-        assert started.wait(20), "the gateway did not start"
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def _run(self, main) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(main())
-        self.loop.run_forever()
-
-    def stop(self) -> None:
-        """Graceful shutdown, as on SIGTERM: stop accepting, answer in-flight calls, flush metering."""
-        if not self.loop.is_running():
-            return
-
-        async def shutdown() -> None:
-            await self.server.shutdown(5)
-            await self.gateway.close()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.apps.test_cli import serve
 from tests.conftest import bearer, make_account
 from tests.gateway import test_proxy
 from tests.gateway.conftest import console_token
-from tests.gateway.test_proxy import RunningGateway
+from tests.gateway.running import RunningGateway
 from tests.sandbox.conftest import publish
 from tests.specs.conftest import register_apis
 
