@@ -1,6 +1,6 @@
 """The gateway's throughput and latency on loopback, side by side with a plain nginx reverse proxy.
 
-    python bench/gateway.py [--duration 10] [--connections 50] [--redis redis://127.0.0.1:6379/15]
+    python bench/gateway.py [--duration 10] [--connections 50] [--redis redis://127.0.0.1:6379/15] [--rounds 4]
 
 Needs `nginx` and `wrk` from Debian (`apt-get install -y nginx-light wrk`); the tests do not. One run does:
 
@@ -12,8 +12,14 @@ Needs `nginx` and `wrk` from Debian (`apt-get install -y nginx-light wrk`); the 
 then prints requests/s, p50 and p99 of each with the ratios b/c and b/a; then (a) and (b) again at half of
 (b)'s maximum rate (wrk's `delay()` paces each connection with exponential think times, as independent
 clients would) to give the latency the gateway adds at that load;
-then, with `--redis`, (b) with Redis-backed limits at 1 and 2 worker processes. Everything shares the
-machine's cores with wrk and the upstream: compare ratios, and note the load average printed with them.
+then, with `--redis`, (b) with Redis-backed limits at 1 and 2 worker processes, in alternating rounds
+(`--rounds`). Everything shares the machine's cores with wrk and the upstream: compare ratios, and note the
+load average printed with them.
+
+For the worker runs it also prints the CPU time per request of each process (read from /proc: the gateway's
+workers, the nginx upstream, redis-server, wrk) and the machine's ceiling, cores / CPU per request of all of
+them: what any number of workers could reach here. With one worker the gateway is bound by its one core; with
+two, by what the cores have left after wrk, the upstream and Redis take their share.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,6 +75,27 @@ http {{
     }}
 }}
 """
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def family(pid: int) -> list[int]:
+    """A process and its children (a gateway's worker processes, nginx's worker)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid, *map(int, found)]
+
+
+def wrk_cpu_seconds() -> float:
+    """CPU seconds of the waited-for children so far: wrk, which this script runs and waits for."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def free_port() -> int:
@@ -181,10 +209,97 @@ def row(name: str, result: dict) -> str:
     return f"| {name} | {result['rate']:,.0f} | {result['p50']:.2f} ms | {result['p99']:.2f} ms |{bad}"
 
 
+def measure(url, seconds, conns, auth, groups: dict[str, list[int]]) -> tuple[dict, dict]:
+    """One wrk run, and each process group's CPU per request (µs) and cores busy during it."""
+    before = {name: sum(map(cpu_seconds, pids)) for name, pids in groups.items()}
+    before["wrk"] = wrk_cpu_seconds()
+    started = time.monotonic()
+    result = wrk(url, seconds, conns, auth)
+    elapsed = time.monotonic() - started
+    used = {name: sum(map(cpu_seconds, pids)) - before[name] for name, pids in groups.items()}
+    used["wrk"] = wrk_cpu_seconds() - before["wrk"]
+    calls = result["rate"] * elapsed
+    return result, {name: (spent / calls * 1e6, spent / elapsed) for name, spent in used.items()}
+
+
+def scaling(redis_url, env, conns, seconds, auth, processes, upstream_pids, rounds: int) -> None:
+    """(b) with Redis-backed limits at 1 and 2 workers, in alternating rounds, with each process's CPU.
+
+    Both gateways run throughout and take turns (1, 2, then 2, 1, ...), so drift in what the shared host
+    gives these cores falls on both alike; the ratio is the median of the rounds' ratios.
+    """
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    redis_pid = int(client.info("server")["process_id"])
+    gateways = {}
+    for workers in (1, 2):
+        port = free_port()
+        process = gateway(port, workers, {**env, "DEVHUB_REDIS_URL": redis_url})
+        processes.append(process)
+        wait_port(port)
+        gateways[workers] = (f"http://127.0.0.1:{port}/bench/", process)
+    time.sleep(2.0)  # every worker bound and loaded its snapshot
+    for url, _ in gateways.values():
+        wrk(url, 2, conns, auth)
+    runs: dict[int, list[tuple[dict, dict]]] = {1: [], 2: []}
+    for round_ in range(rounds):
+        for workers in (1, 2) if round_ % 2 == 0 else (2, 1):
+            url, process = gateways[workers]
+            groups = {"gateway": family(process.pid), "upstream (nginx)": upstream_pids, "redis": [redis_pid]}
+            runs[workers].append(measure(url, seconds, conns, auth, groups))
+    print("\nRedis-backed limits, rounds alternating 1 and 2 workers:")
+    print("| round | 1 worker req/s | p99 | 2 workers req/s | p99 | 2 / 1 |\n|---|---|---|---|---|---|")
+    ratios = []
+    for n, ((one, _), (two, _)) in enumerate(zip(runs[1], runs[2], strict=True), 1):
+        ratios.append(two["rate"] / one["rate"])
+        print(
+            f"| {n} | {one['rate']:,.0f} | {one['p99']:.2f} ms | {two['rate']:,.0f} | {two['p99']:.2f} ms "
+            f"| {ratios[-1]:.2f} |"
+        )
+    print(f"2 workers / 1 worker, median of {rounds} rounds = {statistics.median(ratios):.2f}")
+    print_ceiling(runs)
+
+
+def print_ceiling(runs: dict[int, list[tuple[dict, dict]]]) -> None:
+    """Where the CPU went (medians over the rounds) and what these cores allow at most."""
+    cores = os.cpu_count() or 1
+    cost = {
+        workers: {name: statistics.median(c[name][0] for _, c in results) for name in results[0][1]}
+        for workers, results in runs.items()
+    }
+    busy = {
+        workers: {name: statistics.median(c[name][1] for _, c in results) for name in results[0][1]}
+        for workers, results in runs.items()
+    }
+    print(f"\nCPU per request, median (cores busy) on the {cores} cores:\n| process | 1 worker | 2 workers |")
+    print("|---|---|---|")
+    for name in cost[1]:
+        print(f"| {name} | " + " | ".join(f"{cost[w][name]:.0f} µs ({busy[w][name]:.2f})" for w in (1, 2)) + " |")
+    ceiling, rate = {}, {}
+    for workers, results in runs.items():
+        total = sum(cost[workers].values())
+        ceiling[workers] = cores / total * 1e6
+        rate[workers] = statistics.median(result["rate"] for result, _ in results)
+        print(
+            f"{workers} worker(s): {total:.0f} µs of CPU per request in all, {sum(busy[workers].values()):.2f} of "
+            f"{cores} cores busy; ceiling {ceiling[workers]:,.0f} requests/s, median reached "
+            f"{rate[workers] / ceiling[workers]:.0%}"
+        )
+    rest = sum(c for name, c in cost[2].items() if name != "gateway")
+    print(
+        f"So 2 workers can reach at most {ceiling[2] / rate[1]:.2f}x one worker here (their ceiling over one "
+        f"worker's median rate): wrk, the upstream and Redis take {rest:.0f} µs of CPU per request beside the "
+        f"gateway's {cost[2]['gateway']:.0f} µs, on the cores the second worker needs"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4, help="Alternating 1- and 2-worker rounds (--redis).")
     parser.add_argument("--redis", help="Redis URL for the worker-scaling runs (flushed!); skipped when absent.")
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
@@ -244,24 +359,7 @@ def main() -> None:
         processes.remove(gw)
 
         if args.redis:
-            import redis
-
-            redis.Redis.from_url(args.redis).flushdb()
-            scaled = {}
-            for workers in (1, 2):
-                port = free_port()
-                process = gateway(port, workers, {**env, "DEVHUB_REDIS_URL": args.redis})
-                processes.append(process)
-                wait_port(port)
-                time.sleep(1.0 * workers)  # every worker bound and loaded its snapshot
-                wrk(f"http://127.0.0.1:{port}/bench/", 2, conns, auth)
-                scaled[workers] = wrk(f"http://127.0.0.1:{port}/bench/", seconds, conns, auth)
-                stop(process)
-                processes.remove(process)
-            print("\nRedis-backed limits:\n| workers | requests/s | p50 | p99 |\n|---|---|---|---|")
-            for workers, result in scaled.items():
-                print(row(str(workers), result))
-            print(f"2 workers / 1 worker = {scaled[2]['rate'] / scaled[1]['rate']:.2f}")
+            scaling(args.redis, env, conns, seconds, auth, processes, family(processes[0].pid), args.rounds)
         print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     finally:
         for process in processes:
