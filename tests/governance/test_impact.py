@@ -93,7 +93,9 @@ def test_the_gateway_snapshot_carries_deprecation_headers(client, db, settings, 
     snapshot = load_snapshot(db.engine)
     headers = dict(snapshot.deprecation_headers("api:default/pets", "1.0.0", "getPet"))
     assert headers["Sunset"] == "Wed, 01 Jan 2031 00:00:00 GMT" and headers["Deprecation"].startswith("@")
-    assert dict(snapshot.deprecation_headers("api:default/pets", "1.0.0", "GET /pets/{id}")) == headers  # by template too
+    assert (
+        dict(snapshot.deprecation_headers("api:default/pets", "1.0.0", "GET /pets/{id}")) == headers
+    )  # by template too
     assert snapshot.deprecation_headers("api:default/pets", "1.0.0", "addPet") == ()
     assert put(sunset="2030-06-01").status_code == 200  # the whole version, earlier: every operation says so
     snapshot = load_snapshot(db.engine)

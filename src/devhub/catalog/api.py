@@ -183,7 +183,9 @@ def import_location(
 
 @router.get("/locations/{location_id}", summary="A location with its processing errors")
 def get_location(
-    location_id: int, session: Session = Depends(get_session, scope="function"), viewer: Principal = Depends(get_principal)
+    location_id: int,
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
 ) -> LocationDetail:
     require(viewer, "catalog.locations.read")
     location = service.get_location(session, location_id)

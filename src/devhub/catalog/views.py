@@ -31,7 +31,11 @@ FACET_LABELS = {
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: Session = Depends(get_session, scope="function"), viewer: Principal = Depends(get_principal)):
+def home(
+    request: Request,
+    session: Session = Depends(get_session, scope="function"),
+    viewer: Principal = Depends(get_principal),
+):
     return render(
         request,
         "home.html",

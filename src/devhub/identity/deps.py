@@ -82,7 +82,9 @@ def get_principal(request: Request, db: DbSession = Depends(get_session, scope="
 
 
 def current_user(
-    request: Request, db: DbSession = Depends(get_session, scope="function"), principal: Principal = Depends(get_principal)
+    request: Request,
+    db: DbSession = Depends(get_session, scope="function"),
+    principal: Principal = Depends(get_principal),
 ) -> User | None:
     return db.get(User, principal.user_id) if principal.user_id else None
 
