@@ -42,8 +42,8 @@ from catalog import fresh_database, percentile  # noqa: E402
 from devhub.app import create_app  # noqa: E402
 from devhub.db import Database  # noqa: E402
 from devhub.settings import Settings  # noqa: E402
+from first_key import sign_up_to_app  # noqa: E402
 
-PASSWORD = "a long enough password"
 SECRET = "bench-secret"
 STEPS = ("sign up", "token", "application + key", "subscribe", "first call")
 PETSTORE = {
@@ -114,7 +114,7 @@ class Portal:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        self.server.should_exit = self.server.force_exit = True
+        self.server.should_exit = True  # graceful: lifespan shutdown runs (force_exit cancels it mid-wait)
         self.thread.join(10)
 
 
@@ -152,26 +152,12 @@ def spawn_gateway(url: str, settings: Settings, folder: Path) -> subprocess.Pope
 
 def first_call(portal: httpx.Client, gateway: httpx.Client, n: int) -> tuple[dict[str, float], float]:
     steps: dict[str, float] = {}
-    email = f"dev{n}-{time.time_ns()}@example.com"
-
-    def timed(name: str, method: str, path: str, **kwargs) -> dict:
-        started = time.perf_counter()
-        response = portal.request(method, path, **kwargs)
-        steps[name] = (time.perf_counter() - started) * 1000
-        assert response.status_code < 300, response.text
-        return response.json()
-
-    timed("sign up", "POST", "/api/v1/auth/signup", json={"email": email, "password": PASSWORD})
-    token = timed(
-        "token",
-        "POST",
-        "/api/v1/auth/tokens",
-        json={"email": email, "password": PASSWORD, "name": "cli", "scopes": ["read", "write"]},
-    )
-    headers = {"Authorization": f"Bearer {token['token']}"}
-    app = timed("application + key", "POST", "/api/v1/apps", headers=headers, json={"name": "First app"})
+    headers, app = sign_up_to_app(portal, f"dev{n}-{time.time_ns()}@example.com", steps)
+    started = time.perf_counter()
     body = {"product": "pets", "plan": "free"}
-    timed("subscribe", "POST", f"/api/v1/apps/{app['id']}/subscriptions", headers=headers, json=body)
+    response = portal.post(f"/api/v1/apps/{app['id']}/subscriptions", headers=headers, json=body)
+    steps["subscribe"] = (time.perf_counter() - started) * 1000
+    assert response.status_code < 300, response.text
 
     key = {"x-api-key": app["sandbox_key"]["key"]}
     started = time.perf_counter()

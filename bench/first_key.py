@@ -35,11 +35,12 @@ from devhub.settings import Settings  # noqa: E402
 PASSWORD = "a long enough password"
 
 
-def first_key(client: TestClient, n: int) -> tuple[float, dict[str, float], str]:
-    steps: dict[str, float] = {}
-    email = f"dev{n}@example.com"
+def sign_up_to_app(client, email: str, steps: dict[str, float]) -> tuple[dict[str, str], dict]:
+    """Sign up, trade the password for a token, register an application: the developer's first steps, each
+    timed into `steps` (ms). Any client with httpx's `request` will do: the in-process TestClient here, a
+    loopback `httpx.Client` in first_call.py. Returns the authorization headers and the application."""
 
-    def timed(name: str, method: str, path: str, **kwargs):
+    def timed(name: str, method: str, path: str, **kwargs) -> dict:
         started = time.perf_counter()
         response = client.request(method, path, **kwargs)
         steps[name] = (time.perf_counter() - started) * 1000
@@ -54,7 +55,12 @@ def first_key(client: TestClient, n: int) -> tuple[float, dict[str, float], str]
         json={"email": email, "password": PASSWORD, "name": "cli", "scopes": ["read", "write"]},
     )
     headers = {"Authorization": f"Bearer {token['token']}"}
-    app = timed("application + key", "POST", "/api/v1/apps", headers=headers, json={"name": "First app"})
+    return headers, timed("application + key", "POST", "/api/v1/apps", headers=headers, json={"name": "First app"})
+
+
+def first_key(client: TestClient, n: int) -> tuple[float, dict[str, float], str]:
+    steps: dict[str, float] = {}
+    _, app = sign_up_to_app(client, f"dev{n}@example.com", steps)
     return sum(steps.values()), steps, app["sandbox_key"]["key"]
 
 
