@@ -116,19 +116,23 @@ def _openapi(document: dict) -> list[Operation]:
             operation = deref(document, item.get(method))
             if not isinstance(operation, dict):
                 continue
-            operation_id = _text(operation.get("operationId"))
-            out.append(
-                Operation(
-                    anchor=slug(operation_id) if operation_id else slug(f"{method}-{path}"),
-                    method=method,
-                    path=str(path)[:2048],
-                    operation_id=operation_id[:255] if operation_id else None,
-                    summary=_text(operation.get("summary")),
-                    tags=_tags(operation.get("tags")),
-                    deprecated=operation.get("deprecated") is True,
-                )
-            )
+            out.append(_verb_operation(operation, method, path))
     return out
+
+
+def _verb_operation(operation: dict, verb: str, where: object) -> Operation:
+    """An operation found under a verb of a named place: an OpenAPI path's HTTP method, an AsyncAPI 2
+    channel's publish or subscribe. Without an operationId its anchor comes from the verb and the place."""
+    operation_id = _text(operation.get("operationId"))
+    return Operation(
+        anchor=slug(operation_id) if operation_id else slug(f"{verb}-{where}"),
+        method=verb,
+        path=str(where)[:2048],
+        operation_id=operation_id[:255] if operation_id else None,
+        summary=_text(operation.get("summary")),
+        tags=_tags(operation.get("tags")),
+        deprecated=operation.get("deprecated") is True,
+    )
 
 
 def _asyncapi2(document: dict) -> list[Operation]:
@@ -144,18 +148,7 @@ def _asyncapi2(document: dict) -> list[Operation]:
             operation = deref(document, channel.get(action))
             if not isinstance(operation, dict):
                 continue
-            operation_id = _text(operation.get("operationId"))
-            out.append(
-                Operation(
-                    anchor=slug(operation_id) if operation_id else slug(f"{action}-{name}"),
-                    method=action,
-                    path=str(name)[:2048],
-                    operation_id=operation_id[:255] if operation_id else None,
-                    summary=_text(operation.get("summary")),
-                    tags=_tags(operation.get("tags")),
-                    deprecated=operation.get("deprecated") is True,
-                )
-            )
+            out.append(_verb_operation(operation, action, name))
     return out
 
 
