@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from sqlalchemy import create_engine, func, select
@@ -77,8 +78,8 @@ def test_a_failed_flush_keeps_the_records_up_to_the_bound(tmp_path, db):
         assert connection.scalar(select(func.count()).select_from(GatewayCall.__table__)) == 5
 
 
-def test_a_flush_sets_the_keys_last_use_without_moving_the_access_version(world):
-    from devhub.apps.models import AccessState, ApiKey
+def test_a_flush_sets_the_credentials_last_use_without_moving_the_access_version(world):
+    from devhub.apps.models import AccessState, ApiKey, ClientCredential
 
     key_id = world.key_id("keys-test")
     with world.db.engine.connect() as connection:
@@ -98,4 +99,65 @@ def test_a_flush_sets_the_keys_last_use_without_moving_the_access_version(world)
         used = connection.scalar(select(ApiKey.last_used_at).where(ApiKey.key_id == key_id))
         assert connection.scalar(select(AccessState.version)) == version  # no gateway reloads for this
         others = connection.scalar(select(func.count()).where(ApiKey.last_used_at.is_not(None)))
+        client_used = connection.scalar(
+            select(ClientCredential.last_used_at).where(ClientCredential.client_id == world.clients["partner"][0])
+        )
     assert abs(used.timestamp() - (at + 1)) < 0.01 and others == 1
+    assert abs(client_used.timestamp() - (at + 2)) < 0.01
+
+
+def test_a_call_with_a_client_credentials_token_sets_the_clients_last_use(world):
+    """Through the real gateway: a call authenticated by an access token issued to an OAuth2 client is
+    recorded under the client id, and the flush sets that client's `last_used_at` (not a key's)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from devhub.apps import service as apps
+    from devhub.apps.models import AccessState, ApiKey, ClientCredential, Product
+    from devhub.apps.schemas import ProductUpdate
+    from devhub.audit.service import SYSTEM
+    from devhub.identity.policy import OPERATOR
+    from tests.gateway.running import RunningGateway
+
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    with world.db.session() as session:
+        payments = session.get(Product, world.products["payments"])
+        url = f"http://127.0.0.1:{upstream.server_address[1]}/base"
+        apps.update_product(session, OPERATOR, payments, ProductUpdate(sandbox_url=url), SYSTEM)
+    client_id = world.clients["partner"][0]
+    token = world.token()
+    with world.db.engine.connect() as connection:
+        version = connection.scalar(select(AccessState.version))
+    gateway = RunningGateway(world.settings, world.db.engine)
+    try:
+        before = time.time()
+        with httpx.Client(base_url=gateway.url, timeout=10) as http:
+            ok = http.get("/payments/charges", headers={"authorization": f"Bearer {token}"})
+            refused = http.get("/payments/charges", headers={"authorization": "Bearer not-a-token"})
+        assert ok.status_code == 200, ok.text
+        assert refused.status_code == 401
+    finally:
+        gateway.stop()  # flushes metering
+        upstream.shutdown()
+        upstream.server_close()
+    with world.db.engine.connect() as connection:
+        recorded = connection.execute(select(GatewayCall.credential, GatewayCall.status)).all()
+        used = connection.scalar(select(ClientCredential.last_used_at).where(ClientCredential.client_id == client_id))
+        keys_used = connection.scalar(select(func.count()).where(ApiKey.last_used_at.is_not(None)))
+        assert connection.scalar(select(AccessState.version)) == version  # no gateway reloads for this
+    assert (client_id, 200) in recorded
+    assert used is not None and before - 1 <= used.timestamp() <= time.time() and keys_used == 0

@@ -7,7 +7,8 @@ it in a worker thread with the driver's own bulk path (COPY on PostgreSQL, execu
 the event loop. A failed flush puts its records back for the next try, up to `max_buffer` records in all; beyond that new records are dropped and
 counted (`dropped`), so a database outage cannot exhaust the gateway's memory. `close()` (graceful
 shutdown) waits for a flush in flight and writes what is left, so N calls leave exactly N rows. Each flush
-also sets the keys' `last_used_at` (one UPDATE per key seen in the batch, not per call).
+also sets `last_used_at` of the API keys and OAuth2 clients it saw (one UPDATE per credential in the batch,
+not per call).
 """
 
 from __future__ import annotations
@@ -23,13 +24,20 @@ from functools import partial
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.engine import Engine
 
-from devhub.apps.models import ApiKey
+from devhub.apps.models import ApiKey, ClientCredential
 from devhub.gateway.models import GatewayCall
 
 log = logging.getLogger(__name__)
 
-_REFUSED_BY_AUTH = frozenset({401, 403})  # a refused revoked or unsubscribed key was not "used"
-_KEY_ID = re.compile("[0-9a-f]{12}")  # an API key's id (client ids read dhc_..., keyless calls anonymous)
+_REFUSED_BY_AUTH = frozenset({401, 403})  # a refused revoked or unsubscribed credential was not "used"
+# What a call record's `credential` names (keyless calls read "anonymous"): an API key's id, or the client id
+# of an OAuth2 client (its access tokens and console tokens naming it are recorded under it).
+_KEY_ID = re.compile("[0-9a-f]{12}")
+_CLIENT_ID = re.compile("dhc_[a-z]+_[0-9a-f]+")
+_USED_BY = (  # credential pattern, table, column of that id
+    (_KEY_ID, ApiKey.__table__, "key_id"),
+    (_CLIENT_ID, ClientCredential.__table__, "client_id"),
+)
 
 
 @dataclass(slots=True)
@@ -133,32 +141,41 @@ class Meter:
         finally:
             raw.close()
         try:
-            self._mark_keys_used(batch)
+            self._mark_credentials_used(batch)
         except Exception:  # best effort: "last used" on the application's page is not worth retrying calls for
-            log.exception("metering: updating keys' last use failed")
+            log.exception("metering: updating credentials' last use failed")
 
-    def _mark_keys_used(self, batch: list[CallRecord]) -> None:
-        """Set `last_used_at` of the API keys in the batch, with Core (no ORM event: the access token stays,
-        so this does not make every gateway reload), in key order (no deadlock between gateway processes)."""
+    def _mark_credentials_used(self, batch: list[CallRecord]) -> None:
+        """Set `last_used_at` of the API keys and OAuth2 clients in the batch to their latest call, with Core
+        (no ORM event: the access token stays, so this does not make every gateway reload), keys then clients,
+        each in id order (no deadlock between gateway processes)."""
         last: dict[str, float] = {}
         for rec in batch:
             credential = rec.credential
-            if rec.status in _REFUSED_BY_AUTH or not credential or not _KEY_ID.fullmatch(credential):
+            if rec.status in _REFUSED_BY_AUTH or not credential:
                 continue
             if rec.at > last.get(credential, 0.0):
                 last[credential] = rec.at
-        if not last:
+        updates = []
+        for pattern, table, column in _USED_BY:
+            rows = [
+                {"i": credential, "t": datetime.fromtimestamp(at, UTC)}
+                for credential, at in sorted(last.items())
+                if pattern.fullmatch(credential)
+            ]
+            if rows:
+                statement = (
+                    update(table)
+                    .where(table.c[column] == bindparam("i"))
+                    .where(or_(table.c.last_used_at.is_(None), table.c.last_used_at < bindparam("t")))
+                    .values(last_used_at=bindparam("t"))
+                )
+                updates.append((statement, rows))
+        if not updates:
             return
-        keys = ApiKey.__table__
-        statement = (
-            update(keys)
-            .where(keys.c.key_id == bindparam("k"))
-            .where(or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < bindparam("t")))
-            .values(last_used_at=bindparam("t"))
-        )
-        rows = [{"k": key_id, "t": datetime.fromtimestamp(at, UTC)} for key_id, at in sorted(last.items())]
         with self.engine.begin() as connection:
-            connection.execute(statement, rows)
+            for statement, rows in updates:
+                connection.execute(statement, rows)
 
     async def flush(self) -> int:
         """Write what is buffered now; returns the number of rows written."""
