@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     usage_gap_grace_seconds: int = Field(
         300, ge=1, description="Longest wait for a call id still being written before the roll-up passes it."
     )
+    calls_retention_days: int = Field(
+        30, ge=0, description="Days raw gateway calls are kept once rolled up (pruned hourly); 0 keeps them forever."
+    )
     # Mail (no host: messages only land in the outbox, which admins read in the portal)
     smtp_host: str | None = None
     smtp_port: int = 587

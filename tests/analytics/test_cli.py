@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from devhub.cli import app as cli_app
@@ -72,3 +72,24 @@ def test_usage_from_the_terminal(client, db, settings, devhub):
         devhub("login", "--url", url, "--token", admin_token["Authorization"].split()[1])
         funnel = devhub("usage", "funnel").output
         assert "First successful call" in funnel and "2 developers" in funnel
+
+
+def test_usage_prune_from_the_terminal(db, devhub):
+    now = utcnow()
+    call = {"api_ref": "api:default/pets", "method": "GET", "path": "/p", "status": 200, "latency_ms": 1.0}
+    with db.engine.begin() as connection:
+        connection.execute(insert(GatewayCall), [{**call, "at": now - timedelta(days=40 - i % 2)} for i in range(6)])
+        connection.execute(insert(GatewayCall), [{**call, "at": now - timedelta(days=2)} for _ in range(4)])
+    assert "would delete 0 calls" in devhub("usage", "prune", "--dry-run").output  # nothing rolled up yet
+    devhub("usage", "rollup")
+    with db.engine.begin() as connection:  # a late record, past the retention but not rolled up
+        connection.execute(insert(GatewayCall), [{**call, "at": now - timedelta(days=50)}])
+
+    dry = devhub("usage", "prune", "--dry-run").output
+    assert "would delete 6 calls" in dry and "(30 days)" in dry and "kept 1 older calls that are not rolled up" in dry
+    assert "every call is kept" in devhub("usage", "prune", "--days", "0").output
+    assert "deleted 6 calls" in devhub("usage", "prune").output
+    assert "deleted 4 calls" in devhub("usage", "prune", "--days", "1").output
+    assert "Invalid value" in devhub("usage", "prune", "--days", "-1", ok=False).output
+    with db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(GatewayCall)) == 1

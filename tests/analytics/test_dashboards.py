@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
 
+from devhub.db import utcnow
 from devhub.gateway.models import GatewayCall
 
 GETS_OK, GETS_FAILED, POSTS, SLOW = 30, 4, 3, 3  # SLOW of the GETS_OK take 150 ms
@@ -146,3 +147,34 @@ def test_dashboards_and_exports_show_exactly_the_calls_sent(client, db, settings
     assert client.get("/api/v1/usage/funnel", headers=portal.developer).status_code == 403
     page = client.get("/admin/funnel", headers=portal.admin)
     assert page.status_code == 200 and 'data-step="first_call"' in page.text
+
+
+def test_pruning_the_call_records_leaves_every_figure_read_from_the_roll_ups(client, db, settings, portal, gateway):
+    """Calls through the gateway, rolled up, then every call record pruned (as if 31 days had passed): the
+    dashboards, quotas, deprecated callers, export and funnel are unchanged; only the latest errors, which
+    are single calls, are gone with them."""
+    from devhub.analytics.retention import prune_calls
+
+    _send_traffic(gateway, portal)
+    gateway.stop()  # flushes metering
+    assert client.post("/api/v1/usage/rollup", headers=portal.admin).json()["rolled_up"] == _sent()
+    month = datetime.now(UTC).strftime("%Y-%m")
+
+    def figures() -> dict:
+        app = client.get(f"/api/v1/usage/apps/{portal.app_uid}?period=7d", headers=portal.developer).json()
+        api = client.get("/api/v1/usage/apis/default/pets?period=30d", headers=portal.owner).json()
+        return {
+            "app": [app[name] for name in ("total", "per_key", "per_operation", "quotas")],
+            "app_calls": sum(point["calls"] for point in app["points"]),
+            "api": [api[name] for name in ("total", "consumers", "operations", "statuses", "deprecated_callers")],
+            "export": client.get(f"/api/v1/usage/exports/{month}", headers=portal.developer).json()["rows"],
+            "funnel": client.get("/api/v1/usage/funnel", headers=portal.admin).json()["steps"],
+            "errors": len(app["recent_errors"]),
+        }
+
+    before = figures()
+    assert before["app_calls"] == _sent() and before["errors"] == GETS_FAILED and before["export"]
+    assert prune_calls(db, settings.calls_retention_days, utcnow() + timedelta(days=31)).deleted == _sent()
+    with db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(GatewayCall)) == 0
+    assert figures() == {**before, "errors": 0}

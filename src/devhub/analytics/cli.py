@@ -1,7 +1,7 @@
 """`devhub usage`: roll-ups, dashboards, monthly exports and the time-to-first-call funnel from a terminal.
 
-`devhub usage rollup` works on the database directly (an operator's command on the portal's host, like
-`devhub sunset-notices`); the others call the portal's REST API with the token `devhub login` stored, so
+`devhub usage rollup` and `devhub usage prune` work on the database directly (operators' commands on the
+portal's host, like `devhub sunset-notices`); the others call the portal's REST API with the token `devhub login` stored, so
 they show what the signed-in person may see. `--json` prints the API's answer as is.
 """
 
@@ -76,6 +76,33 @@ def rollup_command(
     state = rollup.state(database)
     behind = state["newest_call_id"] - state["watermark"]
     typer.echo(f"rolled up {done:,} calls; watermark {state['watermark']:,}, {behind:,} calls behind the newest")
+
+
+@usage_app.command("prune")
+def prune_command(
+    days: Annotated[
+        int | None,
+        typer.Option("--days", min=0, help="Keep this many days of calls (default: calls_retention_days; 0: all)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count the calls that would go; delete nothing.")] = False,
+) -> None:
+    """Delete the raw call records past the retention that are already rolled up (the portal does it hourly)."""
+    from devhub.analytics.retention import prune_calls
+    from devhub.cli import _database
+    from devhub.settings import get_settings
+
+    settings = get_settings()
+    result = prune_calls(_database(settings), settings.calls_retention_days if days is None else days, dry_run=dry_run)
+    if result.cutoff is None:
+        typer.echo("retention is 0 days: every call is kept; nothing deleted")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(
+        f"{verb} {result.deleted:,} calls from before {result.cutoff:%Y-%m-%d %H:%M} UTC "
+        f"({result.days} days), rolled up to call {result.watermark:,}"
+    )
+    if result.not_rolled_up:
+        typer.echo(f"kept {result.not_rolled_up:,} older calls that are not rolled up yet (devhub usage rollup)")
 
 
 @usage_app.command("apps")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from devhub.analytics.histogram import Histogram
-from devhub.analytics.models import API, CALLER, DAY, HOUR, MINUTE, UsageBucket, UsageSeries
+from devhub.analytics.models import API, CALLER, DAY, HOUR, MINUTE, UsageBucket, UsageRollupState, UsageSeries
 from devhub.apps.models import Application
 from devhub.db import utcnow
 from devhub.gateway.models import GatewayCall
@@ -400,7 +400,8 @@ def quota_use(session: Session, app: Application, now: datetime | None = None) -
 
 def recent_errors(session: Session, app_id: int, limit: int = 20) -> list[dict]:
     """The application's latest failed calls (4xx and 5xx), newest first, straight from the call records
-    (the roll-ups keep no single calls), with the request id to quote to the API's owners."""
+    (the roll-ups keep no single calls), with the request id to quote to the API's owners. Only calls within
+    `calls_retention_days` are there to show (`retention.py`)."""
     calls = GatewayCall.__table__
     query = (
         select(calls)
@@ -424,6 +425,41 @@ def recent_errors(session: Session, app_id: int, limit: int = 20) -> list[dict]:
         }
         for row in session.execute(query)
     ]
+
+
+def callers_since(
+    session: Session, api_ref: str, since: datetime, now: datetime | None = None
+) -> set[tuple[str | None, int]]:
+    """The (operation, application id) pairs with calls to the API since `since`, whatever their status.
+
+    Calls rolled up are read from the caller series over the buckets covering the window (`plan_window`),
+    the others from the call records after the watermark (read first, so a pass committing meanwhile is
+    seen by one query or both), so the answer does not depend on how long call records are kept
+    (`calls_retention_days`). Governance's impact of a breaking change asks this."""
+    now = now or utcnow()
+    watermark = session.scalar(select(UsageRollupState.watermark).where(UsageRollupState.id == 1)) or 0
+    segments = [
+        and_(UsageBucket.resolution == size, UsageBucket.start >= start, UsageBucket.start < end)
+        for size, start, end in plan_window(since, now + timedelta(seconds=MINUTE), _minutes_from(now))
+    ]
+    pairs: set[tuple[str | None, int]] = set()
+    if segments:
+        rolled = (
+            select(UsageSeries.operation, UsageSeries.app_id)
+            .join(UsageBucket, UsageBucket.series_id == UsageSeries.id)
+            .where(UsageSeries.api_ref == api_ref, UsageSeries.scope == CALLER, UsageSeries.app_id.is_not(None))
+            .where(or_(*segments))
+            .distinct()
+        )
+        pairs.update(session.execute(rolled).tuples())
+    calls = GatewayCall.__table__
+    recent = (
+        select(calls.c.operation, calls.c.app_id)
+        .where(calls.c.id > watermark, calls.c.api_ref == api_ref, calls.c.at >= since, calls.c.app_id.is_not(None))
+        .distinct()
+    )
+    pairs.update(session.execute(recent).tuples())
+    return pairs
 
 
 # --- an API's owners -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Impact of a version's breaking changes on real traffic: the applications that called each affected
-operation in the last 30 days, from the gateway's call records, and a notice to exactly their owners.
+operation in the last 30 days, from the usage roll-ups and the calls not rolled up yet
+(`analytics.service.callers_since`), and a notice to exactly their owners.
 
 A finding names its operation by operationId and by method + path template; the gateway records each call
 with the operationId it matched, or `METHOD /template` when the operation has none, so either key finds the
@@ -15,9 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devhub.analytics.service import callers_since
 from devhub.apps.models import Application
 from devhub.db import utcnow
-from devhub.gateway.models import GatewayCall
 from devhub.governance.models import BreakingFinding
 from devhub.specs.models import SpecVersion
 
@@ -46,14 +47,9 @@ def impacts(session: Session, version: SpecVersion, now: datetime | None = None)
     ).all()
     if not findings:
         return []
-    since = (now or utcnow()) - timedelta(days=IMPACT_DAYS)
-    calls = (
-        select(GatewayCall.operation, GatewayCall.app_id)
-        .where(GatewayCall.api_ref == version.api_ref, GatewayCall.at >= since, GatewayCall.app_id.is_not(None))
-        .distinct()
-    )
+    now = now or utcnow()
     callers: dict[str | None, set[int]] = {}
-    for operation, app_id in session.execute(calls):
+    for operation, app_id in callers_since(session, version.api_ref, now - timedelta(days=IMPACT_DAYS), now):
         callers.setdefault(operation, set()).add(app_id)
     everyone = set().union(*callers.values()) if callers else set()
     apps = {app.id: app for app in session.scalars(select(Application).where(Application.id.in_(everyone)))}
