@@ -1,18 +1,26 @@
 """Fixtures for the SLO tests: API entities with or without SLO annotations, owned by a team with a member,
-metered calls written as the gateway writes them and rolled up by the analytics roll-up, and a real HTTP
-receiver on loopback for alert webhooks."""
+metered calls written as the gateway writes them and rolled up by the analytics roll-up, a real HTTP
+receiver on loopback for alert webhooks that checks their signatures as a receiver would, and the portal
+served on a free loopback port for the CLI."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import uvicorn
 import yaml
 from sqlalchemy import insert
 
@@ -127,16 +135,38 @@ def now() -> datetime:
 # --- a webhook receiver ------------------------------------------------------------------------------------
 
 
+class BadSignature(Exception):
+    pass
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes, tolerance_seconds: int = 300) -> dict:
+    """What a receiver does with a delivery, written from the Standard Webhooks specification (not with
+    devhub's code): the payload when one `v1` signature of `{id}.{timestamp}.{body}` matches the HMAC-SHA256
+    keyed with the secret's base64 part and the timestamp is recent; BadSignature otherwise."""
+    message_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
+    if abs(time.time() - int(timestamp)) > tolerance_seconds:
+        raise BadSignature("timestamp too old or too new")
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    expected = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    for signature in headers.get("webhook-signature", "").split():
+        version, _, value = signature.partition(",")
+        if version == "v1" and hmac.compare_digest(base64.b64decode(value), expected):
+            return json.loads(body)
+    raise BadSignature("no signature matches")
+
+
 @dataclass
 class Receiver:
     url: str
     received: list[dict] = field(default_factory=list)
     status: int = 204
+    secret: str | None = None  # when set, answers 401 to deliveries whose signature does not verify with it
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    """A real HTTP server on a free loopback port that keeps the JSON bodies POSTed to it."""
+    """A real HTTP server on a free loopback port that keeps what is POSTed to it (JSON body, raw bytes,
+    headers in lower case) and, given a secret, refuses what it cannot verify with it."""
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -145,10 +175,24 @@ def receiver() -> Iterator[Receiver]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            status = state.status
+            if state.secret is not None:
+                try:
+                    verify(state.secret, headers, body)
+                except (BadSignature, KeyError):
+                    status = 401
             state.received.append(
-                {"path": self.path, "body": json.loads(body), "content_type": self.headers.get("content-type")}
+                {
+                    "path": self.path,
+                    "body": json.loads(body),
+                    "raw": body,
+                    "headers": headers,
+                    "content_type": self.headers.get("content-type"),
+                    "answered": status,
+                }
             )
-            self.send_response(state.status)
+            self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
 
@@ -162,3 +206,27 @@ def receiver() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# --- the portal, served for the CLI ------------------------------------------------------------------------
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """The portal on a free loopback port, for as long as the block runs."""
+    from devhub.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(settings, run_background_tasks=False), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-import uvicorn
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -18,7 +12,7 @@ from devhub import settings as settings_module
 from devhub.audit.models import AuditEvent
 from devhub.slo.models import SloAlert
 from tests.conftest import csrf_for, sign_in
-from tests.slo.conftest import calls, register_api, roll_up
+from tests.slo.conftest import calls, register_api, roll_up, serve
 
 SLO = "/api/v1/apis/default/orders/slo"
 ANNOTATED = {"devhub.io/slo-availability": "99.9", "devhub.io/slo-latency": "p95 < 500ms"}
@@ -140,26 +134,6 @@ def test_scorecards_count_measured_slos_as_defined(client, db, settings, tmp_pat
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def serve(settings) -> Iterator[str]:
-    from devhub.app import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(settings, run_background_tasks=False), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_owners_set_and_list_slos_and_the_operator_checks_them_from_the_terminal(

@@ -12,7 +12,11 @@ waits on the episode (`webhook_payload`) until a delivery succeeds or `MAX_ATTEM
 receiver that is down for a few minutes still gets the alert. Each attempt is claimed by an UPDATE guarded
 on the attempt count and an in-flight mark with a lease, so two processes never post the same payload at
 once; a process dying mid-post costs an attempt, not the alert (delivery is at least once: receivers may
-see a repeat after a crash and can key on `id` and `event`).
+see a repeat after a crash and can key on the `webhook-id` header, or on `id` and `event`).
+
+Deliveries are signed (Standard Webhooks, see `webhooks.py`). A payload's `webhook-id` is given by its first
+attempt and kept on the episode (`webhook_id`), so every retry of one delivery carries the same id, and a
+payload that replaces it (the resolution of a firing never delivered) gets a new one.
 """
 
 from __future__ import annotations
@@ -173,6 +177,7 @@ def _announce(alert: SloAlert, webhook_url: str | None, payload: dict[str, Any])
     """The event, with its webhook payload left on the episode for `deliver` (replacing an undelivered one)."""
     if webhook_url:
         alert.webhook_payload, alert.webhook_attempts, alert.webhook_result = payload, 0, None
+        alert.webhook_id = None  # a new message: its first attempt names it
     return AlertEvent(payload["event"], alert.id, alert.api_ref, payload)
 
 
@@ -222,10 +227,11 @@ def _attempt(database: Database, settings: Settings, alert_id: int, attempts: in
         if claimed != 1:
             return False  # another process is on it
         alert = session.get(SloAlert, alert_id)
-        payload, api_ref = alert.webhook_payload, alert.api_ref
+        alert.webhook_id = alert.webhook_id or webhooks.new_message_id()  # committed with the claim
+        payload, api_ref, message_id = alert.webhook_payload, alert.api_ref, alert.webhook_id
         row = service.settings_row(session, api_ref)
-        url = row.webhook_url if row is not None else None
-    result = webhooks.post(url, payload, settings) if url else "not delivered: the webhook was removed"
+        url, sealed = (row.webhook_url, row.webhook_secret_encrypted) if row is not None else (None, None)
+    result = _post(url, sealed, payload, message_id, settings) if url else "not delivered: the webhook was removed"
     delivered = result.startswith("delivered")
     attempt = attempts + 1
     if not delivered:
@@ -241,6 +247,15 @@ def _attempt(database: Database, settings: Settings, alert_id: int, attempts: in
         if delivered or attempt >= MAX_ATTEMPTS or not url:
             alert.webhook_payload = None
     return delivered
+
+
+def _post(url: str, sealed: str | None, payload: dict[str, Any], message_id: str, settings: Settings) -> str:
+    """Post signed with the webhook's secret (unsigned when it has none: saved before webhooks were signed)."""
+    try:
+        secret = webhooks.decrypt_secret(sealed, settings) if sealed else None
+    except webhooks.WebhookError as exc:
+        return f"not delivered: {exc}"
+    return webhooks.post(url, payload, settings, message_id=message_id, secret=secret)
 
 
 def run_once(database: Database, settings: Settings, now: datetime | None = None) -> list[AlertEvent]:

@@ -1,6 +1,6 @@
-"""`devhub slo list|show|set|clear|check`.
+"""`devhub slo list|show|set|clear|rotate-secret|check`.
 
-`list`, `show`, `set` and `clear` call the portal's REST API as the developer `devhub login` signed in (the
+`list`, `show`, `set`, `clear` and `rotate-secret` call the portal's REST API as the developer `devhub login` signed in (the
 API's owner team sets objectives); `check` is the operator's: one evaluation pass of every SLO on the
 portal's database, opening and resolving alerts as the background loop does, e.g. from cron when the
 portal runs with DEVHUB_SLO_EVALUATE_SECONDS=0.
@@ -14,7 +14,9 @@ from urllib.parse import quote
 
 import typer
 
-slo_app = typer.Typer(help="Service level objectives per API: list, show, set, check.", no_args_is_help=True)
+slo_app = typer.Typer(
+    help="Service level objectives per API: list, show, set, rotate-secret, check.", no_args_is_help=True
+)
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 Api = Annotated[str, typer.Argument(help="The API: api:namespace/name, namespace/name or name.", show_default=False)]
 
@@ -127,6 +129,23 @@ def set_command(
         typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(f"{data['api']}: {', '.join(o['description'] for o in data['objectives']) or 'no objectives'}")
+    if data.get("webhook_secret"):
+        _show_secret(data["webhook_secret"])
+
+
+def _show_secret(secret: str) -> None:
+    typer.echo(f"webhook signing secret: {secret}")
+    typer.echo("store it now with your receiver: it will not be shown again (docs/slo.md: verifying webhooks)")
+
+
+@slo_app.command("rotate-secret")
+def rotate_secret_command(api: Api, as_json: AsJson = False) -> None:
+    """Make a new signing secret for the API's alert webhook (owners); the old one stops signing at once."""
+    data = _request("POST", _path(api) + "/webhook-secret")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _show_secret(data["webhook_secret"])
 
 
 @slo_app.command("clear")

@@ -36,6 +36,9 @@ class SloSettings(Base):
     window_days: Mapped[int | None] = mapped_column(Integer)
     environment: Mapped[str | None] = mapped_column(String(16))  # production, sandbox or all
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    # the webhook's signing secret ("whsec_..."), Fernet-encrypted: it must be recovered to sign each delivery
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(255), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -67,3 +70,4 @@ class SloAlert(Base):
         JSON(none_as_null=True)
     )  # still to deliver (None: delivered or given up)
     webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_id: Mapped[str | None] = mapped_column(String(64))  # the waiting payload's `webhook-id`, kept on retries

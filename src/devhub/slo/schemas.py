@@ -24,7 +24,12 @@ class SloSettingsIn(BaseModel):
     latency_ms: float | None = Field(None, description="The latency threshold in milliseconds, e.g. 300.")
     window_days: int | None = Field(None, description="The rolling window in days (1-90; default 28).")
     environment: Literal["production", "sandbox", "all"] | None = Field(None, description="Which calls count.")
-    webhook_url: str | None = Field(None, max_length=2048, description="Where alerts are POSTed as JSON.")
+    webhook_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="Where alerts are POSTed as JSON, signed (Standard Webhooks). Setting the first URL makes "
+        "the signing secret, returned once as `webhook_secret`; null removes the webhook and its secret.",
+    )
 
 
 class ObjectiveOut(BaseModel):
@@ -71,6 +76,9 @@ class PortalSettingsOut(BaseModel):
     window_days: int | None = None
     environment: str | None = None
     webhook_url: str | None = Field(None, description="Shown to the API's owners only (it may hold a token).")
+    webhook_secret_created_at: datetime | None = Field(
+        None, description="When the webhook's signing secret was made (owners only; the secret is never shown again)."
+    )
     updated_by: str | None = None
     updated_at: datetime | None = None
 
@@ -85,13 +93,18 @@ class SloStatusOut(BaseModel):
     environment_source: str
     burn_rate_threshold: float
     webhook_set: bool
+    webhook_signed: bool = Field(description="The webhook has a signing secret (webhooks saved before signing do not).")
+    webhook_secret: str | None = Field(
+        None,
+        description="The webhook's new signing secret (whsec_...), in the answer that made it only: store it now.",
+    )
     free_text: str | None = Field(description="The free-text devhub.io/slo annotation, when present.")
     annotation_problems: list[str]
     portal: PortalSettingsOut
     evaluated_at: datetime
 
     @classmethod
-    def of(cls, current: ApiStatus, row, show_webhook: bool) -> SloStatusOut:
+    def of(cls, current: ApiStatus, row, show_webhook: bool, webhook_secret: str | None = None) -> SloStatusOut:
         spec = current.spec
         portal = PortalSettingsOut()
         if row is not None:
@@ -102,6 +115,7 @@ class SloStatusOut(BaseModel):
                 window_days=row.window_days,
                 environment=row.environment,
                 webhook_url=row.webhook_url if show_webhook else None,
+                webhook_secret_created_at=row.webhook_secret_created_at if show_webhook else None,
                 updated_by=row.updated_by,
                 updated_at=row.updated_at,
             )
@@ -115,11 +129,19 @@ class SloStatusOut(BaseModel):
             environment_source=spec.environment_source,
             burn_rate_threshold=current.threshold,
             webhook_set=bool(spec.webhook_url),
+            webhook_signed=bool(spec.webhook_url and row is not None and row.webhook_secret_encrypted),
+            webhook_secret=webhook_secret,
             free_text=spec.free_text,
             annotation_problems=list(spec.problems),
             portal=portal,
             evaluated_at=current.evaluated_at,
         )
+
+
+class WebhookSecretOut(BaseModel):
+    api: str
+    webhook_secret: str = Field(description="The new signing secret (whsec_...): shown this once, store it now.")
+    created_at: datetime
 
 
 class AlertOut(BaseModel):

@@ -21,7 +21,8 @@ from devhub.db import utcnow
 from devhub.identity.policy import Principal, visible_entities
 from devhub.pagination import Page, PageRequest
 from devhub.problems import Problem
-from devhub.slo import budget
+from devhub.settings import Settings
+from devhub.slo import budget, webhooks
 from devhub.slo.models import OPEN, SloAlert, SloSettings
 from devhub.slo.objectives import (
     ANNOTATION_PREFIX,
@@ -44,6 +45,11 @@ MAX_APIS = 5000
 class InvalidObjective(Problem):
     def __init__(self, detail: str) -> None:
         super().__init__(422, "Invalid objective", detail)
+
+
+class NoWebhook(Problem):
+    def __init__(self) -> None:
+        super().__init__(409, "No webhook", "set an alert webhook URL first: its signing secret comes with it")
 
 
 @dataclass
@@ -142,6 +148,20 @@ def status(session: Session, spec: Spec, threshold: float, now: datetime | None 
     return ApiStatus(spec.api_ref, spec, objectives, now, threshold)
 
 
+def api_status(session: Session, entity: Entity, threshold: float) -> ApiStatus:
+    """The status of one API now: what its page and `GET .../slo` show."""
+    return status(session, spec_of(session, entity), threshold)
+
+
+def status_page(
+    session: Session, viewer: Principal, page: PageRequest, threshold: float
+) -> Page[tuple[Entity, ApiStatus]]:
+    """One page of the APIs with SLOs that `viewer` may see, each with its status: the overview and `GET /slos`."""
+    found = apis_with_slos(session, viewer)
+    shown = found[page.offset : page.offset + page.size]
+    return Page([(entity, status(session, spec, threshold)) for entity, spec in shown], len(found), page)
+
+
 def open_alerts_of(session: Session, api_ref: str) -> list[SloAlert]:
     query = select(SloAlert).where(SloAlert.api_ref == api_ref, SloAlert.open_marker == OPEN)
     return list(session.scalars(query.order_by(SloAlert.id)))
@@ -156,7 +176,7 @@ def alert_history(session: Session, api_ref: str, page: PageRequest) -> Page[Slo
 # --- Owners' settings -----------------------------------------------------------------------------------
 
 
-def _validated(changes: dict[str, Any], settings) -> dict[str, Any]:
+def _validated(changes: dict[str, Any], settings: Settings) -> dict[str, Any]:
     clean = dict(changes)
     try:
         for key, check in (
@@ -178,10 +198,12 @@ def _validated(changes: dict[str, Any], settings) -> dict[str, Any]:
 
 
 def update_settings(
-    session: Session, settings, entity: Entity, changes: dict[str, Any], actor: Actor
-) -> SloSettings | None:
+    session: Session, settings: Settings, entity: Entity, changes: dict[str, Any], actor: Actor
+) -> str | None:
     """Change the fields given (None clears one, falling back to the annotation); audited. A latency target
-    and its threshold are set together. Returns the row, or None when nothing is set in the portal any more."""
+    and its threshold are set together. A webhook URL set where none was gets a new signing secret, and
+    removing the URL drops it. Returns that new secret in clear, to show the owners this once (None when
+    none was made); the row is deleted when nothing is set in the portal any more."""
     unknown = set(changes) - set(SETTABLE)
     if unknown:
         raise InvalidObjective(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -194,6 +216,12 @@ def update_settings(
         setattr(row, key, value)
     row.updated_by, row.updated_at = actor.name, utcnow()
     shown = {k: ("(set)" if k == "webhook_url" and v else v) for k, v in clean.items()}  # webhook URLs hold tokens
+    secret = None
+    if row.webhook_url is None:
+        row.webhook_secret_encrypted = row.webhook_secret_created_at = None
+    elif row.webhook_secret_encrypted is None:  # the first URL, or one saved before webhooks were signed
+        secret = _new_webhook_secret(row, settings)
+        shown["webhook_secret"] = "(generated)"
     audit.record(session, actor, "slo.update", entity.ref, **shown)
     if all(getattr(row, key) is None for key in SETTABLE):
         if row.id is not None:
@@ -202,7 +230,26 @@ def update_settings(
         return None
     session.add(row)
     session.flush()
-    return row
+    return secret
+
+
+def rotate_webhook_secret(session: Session, settings: Settings, entity: Entity, actor: Actor) -> str:
+    """Replace the webhook's signing secret (the old one stops signing at once); audited without the secret.
+    Returns the new one in clear, to show the owners this once."""
+    row = settings_row(session, entity.ref)
+    if row is None or not row.webhook_url:
+        raise NoWebhook()
+    secret = _new_webhook_secret(row, settings)
+    audit.record(session, actor, "slo.webhook_secret.rotate", entity.ref)
+    session.flush()
+    return secret
+
+
+def _new_webhook_secret(row: SloSettings, settings: Settings) -> str:
+    secret = webhooks.new_secret()
+    row.webhook_secret_encrypted = webhooks.encrypt_secret(secret, settings)
+    row.webhook_secret_created_at = utcnow()
+    return secret
 
 
 def clear_settings(session: Session, entity: Entity, actor: Actor) -> None:

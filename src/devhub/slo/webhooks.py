@@ -1,4 +1,15 @@
-"""Alert webhooks: a JSON POST, through httpx, to the URL an API's owners set.
+"""Alert webhooks: a JSON POST, through httpx, to the URL an API's owners set, signed following the Standard
+Webhooks specification (https://www.standardwebhooks.com/, "Signature scheme").
+
+Each delivery carries `webhook-id` (the message: the same on every retry, so receivers can drop repeats),
+`webhook-timestamp` (seconds since the epoch, of this attempt: receivers refuse stale ones to stop replays) and
+`webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the base64-decoded part
+of the objective's secret `whsec_<base64>`. The `standardwebhooks` package is not installed with the portal,
+and signing is one HMAC, not worth a dependency: it is written here with `hmac` and `hashlib` (receivers may
+use that package, or Svix's, to verify). The body is serialised once and those exact bytes are signed and sent.
+
+Secrets are kept encrypted with the Fernet key the portal derives from its secret key for its OAuth signing
+keys (`devhub.apps.oauth._fernet`): unlike API keys they cannot be stored as a hash, since signing needs them.
 
 The portal posts from inside the network, so a webhook URL could aim at internal services (server-side
 request forgery). As for catalog imports: only http and https; when `DEVHUB_SLO_WEBHOOK_ALLOWED_HOSTS` is set
@@ -8,17 +19,27 @@ when the URL is saved and again before each delivery (a name may have moved). Re
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
+import json
+import secrets
 import socket
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from cryptography.fernet import InvalidToken
 
 from devhub import __version__
+from devhub.apps.oauth import _fernet
 from devhub.settings import Settings
 
 MAX_URL = 2048
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32  # the specification asks for 24 to 64 random bytes
 
 
 class WebhookError(ValueError):
@@ -60,16 +81,61 @@ def _addresses(host: str, port: int, resolve_host: bool) -> set[str]:
         raise WebhookError(f"{host} could not be resolved: {exc}") from None
 
 
-def post(url: str, payload: dict[str, Any], settings: Settings) -> str:
-    """Deliver one alert; returns what happened, for the alert's history (never raises)."""
+# --- Signing ----------------------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """A fresh signing secret, as shown to the owners: `whsec_` and the base64 of random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def new_message_id() -> str:
+    """A `webhook-id`: unique per message, kept by all the attempts to deliver it."""
+    return f"msg_{secrets.token_urlsafe(18)}"
+
+
+def encrypt_secret(secret: str, settings: Settings) -> str:
+    return _fernet(settings).encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(encrypted: str, settings: Settings) -> str:
+    """The secret in clear; WebhookError when it cannot be decrypted (the portal's secret key changed)."""
+    try:
+        return _fernet(settings).decrypt(encrypted.encode()).decode()
+    except InvalidToken:
+        raise WebhookError(
+            "the signing secret cannot be decrypted (was the portal's secret key changed?); rotate it"
+        ) from None
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value: `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+# --- Delivery ---------------------------------------------------------------------------------------------
+
+
+def post(url: str, payload: dict[str, Any], settings: Settings, *, message_id: str, secret: str | None) -> str:
+    """Deliver one alert, signed with `secret` (unsigned without one: a webhook saved before signing existed);
+    returns what happened, for the alert's history (never raises, never mentions the secret)."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    headers = {
+        "User-Agent": f"devhub/{__version__}",
+        "Content-Type": "application/json",
+        "X-Devhub-Event": payload.get("event", ""),
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+    }
+    if secret:
+        headers["webhook-signature"] = signature(secret, message_id, timestamp, body)
     try:
         check_url(url, settings)
         response = httpx.post(
-            url,
-            json=payload,
-            headers={"User-Agent": f"devhub/{__version__}", "X-Devhub-Event": payload.get("event", "")},
-            timeout=settings.http_timeout_seconds,
-            follow_redirects=False,
+            url, content=body, headers=headers, timeout=settings.http_timeout_seconds, follow_redirects=False
         )
     except (WebhookError, httpx.HTTPError) as exc:
         return f"not delivered: {exc}"[:1000]
