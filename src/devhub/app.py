@@ -113,6 +113,7 @@ ROUTER_MODULES = (
     "devhub.console.views",
     "devhub.analytics.views",
     "devhub.slo.views",
+    "devhub.sandbox.views",
 )
 
 

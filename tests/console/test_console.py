@@ -218,6 +218,7 @@ def test_operation_page_form_works_without_javascript_and_with_htmx(world):
     assert sent.status_code == 200, sent.text
     assert "The same call with curl" in sent.text and "$DEVHUB_KEY" in sent.text
     assert world.seen[-1]["path"] == "/base/pets/7?verbose=false&tags=x"
+    assert 'href="/sandbox/data"' not in sent.text  # the product's own sandbox answered, not devhub's
     assert "x-trace" not in world.seen[-1]["headers"]  # left empty: not sent
 
     # With htmx: only the result comes back, status 200 even for a refusal, so it is swapped in.
@@ -293,3 +294,153 @@ def test_console_call_reaches_the_built_in_sandbox(world, live_portal):
     assert result["body_json"] == {"id": "42", "name": "Rex"}  # the definition's example
     assert result["url"].startswith("https://gw.example.com/zoo/pets/42")
     assert world.seen == [], "the sandbox answered, not the upstream"
+
+    # On the page, the result links to the sandbox data, where what the calls create is seen and reset.
+    world.browse_as(world.developer_id)
+    form = {
+        "credential": f"{world.key_id}@zoo",
+        "path.petId": "42",
+        "csrf_token": csrf_for(world.client, world.settings),
+    }
+    sent = world.client.post(world.page + "/try", data=form, headers={"HX-Request": "true"})
+    assert ">200 OK<" in sent.text and 'href="/sandbox/data"' in sent.text
+
+
+def _keyless_product(world, upstream: str, **changes) -> None:
+    """`Open pets`: the petstore through a keyless plan only (its sandbox upstream is the recording one)."""
+    product = {
+        "slug": "open-pets",
+        "name": "Open pets",
+        "owner": "team-a",
+        "visibility": "public",
+        "sandbox_url": f"{upstream}/open",
+        "apis": [{"api": "petstore"}],
+        **changes,
+    }
+    assert world.client.post("/api/v1/products", headers=world.owner, json=product).status_code == 201
+    plan = {"slug": "open", "name": "Open", "credential_type": "keyless", "rate_per_second": 100}
+    assert world.client.post("/api/v1/products/open-pets/plans", headers=world.owner, json=plan).status_code == 201
+
+
+def _keyless_call(world, headers: dict | None = None, expected: int = 200, **body) -> dict:
+    payload = {"api": "default/petstore", "version": "1.0.0", "operation": "getPet", "credential": "keyless"}
+    payload.update(body)
+    response = world.client.post("/api/v1/console/calls", headers=headers or {}, json=payload)
+    assert response.status_code == expected, response.text
+    return response.json()
+
+
+def _until_routed(call) -> dict:
+    """The first call, repeated until the gateway's snapshot has the new product (a poll away)."""
+    deadline = time.monotonic() + 5
+    while True:
+        result = call()
+        if result["status"] not in (401, 403, 404) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def test_a_keyless_plan_is_called_without_a_credential_by_anyone(world, upstream):
+    _keyless_product(world, upstream)
+    query = {"api": "default/petstore", "version": "1.0.0", "operation": "getPet"}
+    listed = world.client.get("/api/v1/console/credentials", params=query, headers=world.developer).json()
+    assert [(i["credential"], i["kind"], i["product"], i["environment"]) for i in listed["items"]] == [
+        (world.key_id, "api_key", "pets", "sandbox"),
+        ("keyless", "keyless", "open-pets", "sandbox"),
+    ]
+    assert listed["items"][1]["label"] == "No credential (keyless plan: Open pets)"
+    assert listed["items"][1]["application"] is None
+
+    # A developer calls through the real gateway with no credential: it arrives as anyone's call.
+    result = _until_routed(lambda: _keyless_call(world, world.developer, parameters=GET_PET))
+    assert result["status"] == 200, result
+    echoed = result["body_json"]
+    assert echoed["path"] == "/open/pets/42?verbose=true&tags=a&tags=b"
+    up = echoed["headers"]
+    assert up["x-devhub-credential"] == "anonymous" and up["x-devhub-plan"] == "open"
+    assert "x-devhub-app" not in up and not any(name.startswith("x-devhub-console") for name in up)
+    assert result["credential"] == "keyless" and result["product"] == "open-pets"
+    assert "DEVHUB_KEY" not in result["curl"] and "# no credential: Open pets has a keyless plan" in result["curl"]
+    assert "curl 'https://gw.example.com/open-pets/pets/42?verbose=true&tags=a&tags=b'" in result["curl"]
+
+    # The same URL rules: nothing leaves the product's route.
+    for change, detail in REFUSED[:8]:
+        problem = _keyless_call(world, world.developer, 422, **change)
+        assert detail in json.dumps(problem), (change, problem)
+    world.seen.clear()
+    for value in ("//evil.example/x", "../../admin", "http://evil.example:80/"):
+        escaped = _keyless_call(world, world.developer, parameters={"path": {"petId": value}})
+        assert escaped["url"].startswith("https://gw.example.com/open-pets/pets/"), escaped
+    assert [unquote(r["path"].removeprefix("/open/pets/")) for r in world.seen] == [
+        "//evil.example/x",
+        "../../admin",
+        "http://evil.example:80/",
+    ]
+
+    # A visitor who is not signed in sees the choice instead of "Sign in" and calls with it, page and REST.
+    world.client.cookies.clear()
+    page = world.client.get(world.page + "/try")
+    assert 'value="keyless@open-pets" selected' in page.text and "No credential (keyless plan: Open pets)" in page.text
+    assert "Sign in to call this operation" not in page.text and "Sign in</a> to call with your" in page.text
+    form = {"credential": "keyless@open-pets", "path.petId": "7", "csrf_token": csrf_for(world.client, world.settings)}
+    sent = world.client.post(world.page + "/try", data=form, follow_redirects=False)
+    assert sent.status_code == 200 and ">200 OK<" in sent.text, sent.text
+    assert "without a credential (the keyless plan of Open pets)" in sent.text
+    assert world.seen[-1]["path"].startswith("/open/pets/7?")  # the other fields keep their examples
+    assert world.seen[-1]["headers"]["x-devhub-credential"] == "anonymous"
+    htmx = world.client.post(world.page + "/try", data={**form, "path.petId": "8"}, headers={"HX-Request": "true"})
+    assert ">200 OK<" in htmx.text and world.seen[-1]["path"].startswith("/open/pets/8?")
+    assert _keyless_call(world, parameters={"path": {"petId": "9"}})["status"] == 200
+    # ... but not with somebody's key, and the page still sends a keyed choice to sign in.
+    assert world.client.post("/api/v1/console/calls", json={**_payload(world.key_id)}).status_code == 401
+    keyed = world.client.post(world.page + "/try", data={**form, "credential": f"{world.key_id}@pets"})
+    assert keyed.history and keyed.history[0].status_code == 303 and "/login?next=" in str(keyed.url)
+
+    # A keyless plan the viewer may not see is not offered: an internal plan is for members only.
+    body = {"visibility": "internal"}
+    assert (
+        world.client.patch("/api/v1/products/open-pets/plans/open", headers=world.owner, json=body).status_code == 200
+    )
+    assert "keyless@open-pets" not in world.client.get(world.page + "/try").text
+    assert _keyless_call(world, expected=404)["detail"].startswith("no product offering api:default/petstore")
+    outsider = world.client.get("/api/v1/console/credentials", params=query, headers=world.developer).json()
+    assert "keyless" not in [item["credential"] for item in outsider["items"]]  # in no team: not a member
+    member_id = make_account(world.db, world.settings, "b@example.com", teams={"group:default/team-b": "member"})
+    member = bearer(world.db, world.settings, member_id, scopes=("read",))
+    listed = world.client.get("/api/v1/console/credentials", params=query, headers=member).json()
+    assert [item["credential"] for item in listed["items"]] == ["keyless"]
+    assert _keyless_call(world, member, parameters={"path": {"petId": "10"}})["status"] == 200  # a read token will do
+
+
+def test_a_keyless_plan_with_a_production_upstream_is_offered_in_production(world, upstream):
+    """The gateway sends keyless calls to production when the product has a production upstream: the
+    console offers them there only, and says so in the sandbox."""
+    _keyless_product(world, upstream, production_url=f"{upstream}/live")
+    world.client.cookies.clear()
+    sandbox = world.client.get(world.page + "/try")
+    assert "keyless@open-pets" not in sandbox.text and "Choose Production to call it" in sandbox.text
+    world.browse_as(make_account(world.db, world.settings, "newcomer@example.com"))
+    newcomer = world.client.get(world.page + "/try").text
+    assert "Choose Production to call it" in newcomer and "Get a sandbox key for Pets" in newcomer
+    assert "Get a sandbox key for Open pets" not in newcomer  # it has no plan for keys
+    world.client.cookies.clear()
+    production = world.client.get(world.page + "/try", params={"environment": "production"})
+    assert 'value="keyless@open-pets" selected' in production.text
+    wrong = _keyless_call(world, expected=422, parameters={"path": {"petId": "1"}})
+    assert "go to production; choose production" in wrong["detail"]
+    result = _until_routed(
+        lambda: _keyless_call(world, environment="production", product="open-pets", parameters={"path": {"petId": "1"}})
+    )
+    assert result["status"] == 200, result
+    assert result["body_json"]["path"] == "/live/pets/1"
+    assert result["body_json"]["headers"]["x-devhub-environment"] == "production"
+
+
+def _payload(credential: str) -> dict:
+    return {
+        "api": "default/petstore",
+        "version": "1.0.0",
+        "operation": "getPet",
+        "credential": credential,
+        "parameters": {"path": {"petId": "1"}},
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from typer.testing import CliRunner
 
@@ -96,7 +98,9 @@ def test_developers_reset_their_own_data_by_rest(client, orders, settings, db):
         client.post(f"{BASE}/orders", json=ORDER, headers=signed(settings, key, orders))
     headers = bearer(db, settings, alice, scopes=("read", "write"))
     listed = client.get("/api/v1/sandbox/data", headers=headers).json()["items"]
+    last_change = listed[0].pop("last_change")
     assert listed == [{"credential": alice_key, "api": orders, "version": "1.0.0", "items": 1}]
+    assert datetime.fromisoformat(last_change) > datetime.now(UTC) - timedelta(minutes=5)
     assert client.get("/api/v1/sandbox/data", params={"credential": bob_key}, headers=headers).status_code == 404
     assert client.delete("/api/v1/sandbox/data", params={"api": "default/orders"}, headers=headers).json() == {
         "deleted": 2  # the item and its collection's marker

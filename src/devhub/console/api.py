@@ -2,6 +2,8 @@
 
 POST /api/v1/console/calls          call an operation through the gateway with one of your credentials
 GET  /api/v1/console/credentials    the credentials you may call an operation with (and where to get access)
+
+A product's keyless plan is offered as the credential `keyless`: the call goes without one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def choice_out(choice: service.Choice) -> ConsoleChoiceOut:
         label=choice.label,
         environment=choice.environment,
         product=choice.product.slug,
-        application=ConsoleApplication(id=choice.app.uid, name=choice.app.name),
+        application=ConsoleApplication(id=choice.app.uid, name=choice.app.name) if choice.app else None,
     )
 
 
@@ -50,8 +52,10 @@ def make_call(
     """The call is made by the portal, to the gateway's route for the API (never another address), as the
     chosen credential of one of your applications. The answer is 200 with the API's status inside; 4xx
     problems are for a call that could not be made (unknown operation or credential, undeclared
-    parameters, a body the operation does not take), 502/504 when the gateway could not be reached."""
-    require(viewer, "apps.create")
+    parameters, a body the operation does not take), 502/504 when the gateway could not be reached.
+    `credential` `keyless` calls without one, through a product with a keyless plan; anyone may."""
+    if data.credential.strip() != service.KEYLESS:
+        require(viewer, "apps.create")
     target = service.open_operation(session, viewer, data.api, data.version, data.operation)
     choice = service.pick(session, viewer, target, data.credential, data.environment, data.product)
     body = data.body if data.body is None or isinstance(data.body, str) else json.dumps(data.body)
@@ -83,8 +87,9 @@ def list_choices(
     session: Session = SESSION,
     viewer: Principal = Depends(get_principal),
 ) -> ConsoleChoicesOut:
-    """Your applications' credentials that hold a live subscription to a product offering this API (empty
-    when signed out), and the products' pages where access is requested."""
+    """Your applications' credentials that hold a live subscription to a product offering this API, then
+    `keyless` for each product offering it with a keyless plan (signed out: only those), and the products'
+    pages where access is requested."""
     target = service.open_operation(session, viewer, api, version, operation)
     return ConsoleChoicesOut(
         items=[choice_out(c) for c in service.choices(session, viewer, target, environment)],

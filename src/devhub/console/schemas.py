@@ -30,7 +30,10 @@ class ConsoleCallIn(BaseModel):
     api: str = Field(description="The API: `namespace/name` or `api:namespace/name`.", examples=["default/petstore"])
     version: str = Field(description="A published version of it.", examples=["1.0.0"])
     operation: str = Field(description="The operation: its anchor in the docs or its operationId.")
-    credential: str = Field(description="An API key's id (`dh_test_<id>`: the id part) or an OAuth2 client id.")
+    credential: str = Field(
+        description="An API key's id (`dh_test_<id>`: the id part), an OAuth2 client id, or `keyless` to call "
+        "without one through a product with a keyless plan."
+    )
     environment: Literal["sandbox", "production"] = "sandbox"
     product: str | None = Field(None, description="The product to call through, when several offer the API.")
     parameters: ConsoleParameters = Field(default_factory=ConsoleParameters)
@@ -64,12 +67,12 @@ class ConsoleApplication(BaseModel):
 
 
 class ConsoleChoiceOut(BaseModel):
-    credential: str
-    kind: Literal["api_key", "oauth2"]
+    credential: str = Field(description="What `credential` takes in a call: a key id, a client id or `keyless`.")
+    kind: Literal["api_key", "oauth2", "keyless"]
     label: str = Field(description="What identifies the credential on screen (never a secret).")
-    environment: str
+    environment: str = Field(description="Where the gateway sends the call (for `keyless`: fixed by the product).")
     product: str
-    application: ConsoleApplication
+    application: ConsoleApplication | None = Field(description="The application holding it; none for `keyless`.")
 
 
 class ConsoleChoicesOut(BaseModel):

@@ -14,6 +14,9 @@ Safety, in the order a call meets it:
   (`apps.oauth.issue_console_token`, which checks the viewer owns the application); the gateway treats the
   call as made with that credential, with its subscription, limits and metering.
 - The curl shown names the key as `$DEVHUB_KEY` (or a token as `$DEVHUB_TOKEN`) beside its public id.
+- A product with a keyless plan the viewer may see is offered as "no credential": the call goes to the same
+  route with no credential and no console token, as anyone may call it (signed in or not); the gateway
+  answers it from the upstream a keyless call gets (`keyless_environment`).
 
 httpx makes the call (a well-kept client; the portal's routes are synchronous, so its sync client).
 """
@@ -33,9 +36,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devhub.apps.credentials import client_status, key_status
-from devhub.apps.models import KEY_PREFIXES, ApiKey, Application, ClientCredential, Product, ProductApi, Subscription
+from devhub.apps.models import (
+    KEY_PREFIXES,
+    ApiKey,
+    Application,
+    ClientCredential,
+    Plan,
+    Product,
+    ProductApi,
+    Subscription,
+)
 from devhub.apps.oauth import CONSOLE_TOKEN_HEADER, TOKEN_PATH, current_key, issue_console_token
-from devhub.apps.service import SANDBOX_STATES, Invalid, product_visible
+from devhub.apps.service import SANDBOX_STATES, Invalid, product_visible, visible_plans
 from devhub.audit.service import Actor
 from devhub.docs.operation_view import (
     CONSOLE_LOCATIONS,
@@ -150,21 +162,41 @@ def _check_visible(session: Session, viewer: Principal, api_ref: str) -> None:
 # --- whom to call as ----------------------------------------------------------------------------------------
 
 
+KEYLESS = "keyless"  # the credential of a call without one (key ids are hex, client ids `dhc_...`)
+
+
 @dataclass
 class Choice:
-    """A credential the viewer may call this operation with, through one product."""
+    """A credential the viewer may call this operation with, through one product; or none, through a
+    product with a keyless plan (`kind` "keyless", no application)."""
 
     credential_id: str
-    kind: str  # api_key | oauth2
+    kind: str  # api_key | oauth2 | keyless
     label: str
     environment: str
-    app: Application
+    app: Application | None
     product: Product
 
     @property
     def value(self) -> str:
         """The form's value for this choice: `<credential>@<product>`."""
         return f"{self.credential_id}@{self.product.slug}"
+
+    @property
+    def keyless(self) -> bool:
+        return self.kind == KEYLESS
+
+    @property
+    def reaches_built_in_sandbox(self) -> bool:
+        """The gateway sends this choice's calls to devhub's own sandbox, which remembers what they create
+        (a product without a sandbox URL; `gateway.proxy`)."""
+        return self.environment == "sandbox" and not self.product.sandbox_url
+
+
+def keyless_environment(product: Product) -> str:
+    """Where the gateway sends a call without credential: the production upstream when the product has one,
+    else the sandbox. Keep in step with `gateway.auth.Authenticator.authenticate`."""
+    return "production" if product.production_url else "sandbox"
 
 
 def offering_products(session: Session, viewer: Principal, target: Target) -> list[Product]:
@@ -196,9 +228,20 @@ def own_apps(session: Session, viewer: Principal) -> list[Application]:
 
 def choices(session: Session, viewer: Principal, target: Target, environment: str | None = None) -> list[Choice]:
     """Credentials of the viewer's applications that hold a live subscription (sandbox: pending or approved;
-    production: approved) to a product offering this API, of the type its plan takes; keyless plans need
-    none and are left out."""
+    production: approved) to a product offering this API, of the type its plan takes; then "no credential"
+    for each such product with a keyless plan the viewer may see (signed in or not), in the environment
+    the gateway sends keyless calls to."""
     products = {p.id: p for p in offering_products(session, viewer, target)}
+    environments = [environment] if environment else list(ENVIRONMENTS)
+    return [
+        *_credential_choices(session, viewer, products, environments),
+        *_keyless_choices(viewer, products, environments),
+    ]
+
+
+def _credential_choices(
+    session: Session, viewer: Principal, products: dict[int, Product], environments: list[str]
+) -> list[Choice]:
     apps = {a.id: a for a in own_apps(session, viewer)}
     if not products or not apps:
         return []
@@ -210,7 +253,7 @@ def choices(session: Session, viewer: Principal, target: Target, environment: st
     found: list[Choice] = []
     for subscription in subscriptions:
         app, product, plan = apps[subscription.application_id], products[subscription.product_id], subscription.plan
-        for env in [environment] if environment else ENVIRONMENTS:
+        for env in environments:
             states = SANDBOX_STATES if env == "sandbox" else ("approved",)
             if subscription.state not in states:
                 continue
@@ -220,6 +263,16 @@ def choices(session: Session, viewer: Principal, target: Target, environment: st
                 found += [
                     Choice(c.client_id, "oauth2", c.client_id, env, app, product) for c in _clients(session, app, env)
                 ]
+    return found
+
+
+def _keyless_choices(viewer: Principal, products: dict[int, Product], environments: list[str]) -> list[Choice]:
+    found = []
+    for product in products.values():
+        env = keyless_environment(product)
+        plans = [p for p in visible_plans(viewer, product) if p.status == "active" and p.credential_type == KEYLESS]
+        if plans and env in environments:
+            found.append(Choice(KEYLESS, KEYLESS, f"No credential (keyless plan: {product.name})", env, None, product))
     return found
 
 
@@ -247,23 +300,39 @@ def pick(
         if credential.startswith(prefix):
             credential = credential[len(prefix) :].split("_", 1)[0]
     mine = [c for c in choices(session, viewer, target) if c.credential_id == credential]
+    if not mine and credential == KEYLESS:
+        raise NotFound(
+            f"no product offering {target.api_ref} {target.version.version} has a keyless plan you may use; "
+            "call with one of your applications' credentials"
+        )
     if not mine:
         raise NotFound(
             f"you have no credential {credential!r} that can call {target.api_ref} {target.version.version}; "
             "only your applications' credentials with a subscription to a product offering it are listed"
         )
+    if product:
+        mine = [c for c in mine if c.product.slug == product.strip().lower()]
+        if not mine:
+            what = "no credential" if credential == KEYLESS else credential
+            raise Invalid(f"{what} cannot call this API through the product {product!r}")
     usable = [c for c in mine if c.environment == environment]
     if not usable:
         other = mine[0].environment
+        if mine[0].keyless:
+            raise Invalid(f"calls without a credential through {mine[0].product.name} go to {other}; choose {other}")
         raise Invalid(f"{mine[0].label} is a {other} credential here; choose a {environment} one")
-    if product:
-        usable = [c for c in usable if c.product.slug == product.strip().lower()]
-        if not usable:
-            raise Invalid(f"{mine[0].label} cannot call this API through the product {product!r}")
-    elif len({c.product.slug for c in usable}) > 1:
+    if len({c.product.slug for c in usable}) > 1:
         names = ", ".join(sorted({c.product.slug for c in usable}))
-        raise Invalid(f"several products offer this API to {mine[0].label} ({names}); name one as `product`")
+        what = "calls without a credential" if usable[0].keyless else usable[0].label
+        raise Invalid(f"several products offer this API to {what} ({names}); name one as `product`")
     return usable[0]
+
+
+def key_plan(viewer: Principal, product: Product) -> Plan | None:
+    """The plan "Get a sandbox key" subscribes to: the first active one for API keys the viewer may take,
+    automatic ones first."""
+    plans = [p for p in visible_plans(viewer, product) if p.status == "active" and p.credential_type == "api_key"]
+    return min(plans, key=lambda p: p.approval != "auto", default=None)
 
 
 @dataclass
@@ -286,16 +355,15 @@ def get_sandbox_access(
     a reviewed request is pending too."""
     from devhub.apps.credentials import register_app
     from devhub.apps.schemas import ApplicationIn
-    from devhub.apps.service import subscribe, visible_plans
+    from devhub.apps.service import subscribe
 
     require(viewer, "apps.create")
     product = next((p for p in offering_products(session, viewer, target) if p.slug == product_slug), None)
     if product is None:
         raise NotFound(f"no product {product_slug!r} offers {target.api_ref} {target.version.version}")
-    plans = [p for p in visible_plans(viewer, product) if p.status == "active" and p.credential_type == "api_key"]
-    if not plans:
+    plan = key_plan(viewer, product)
+    if plan is None:
         raise Invalid(f"{product.name} has no plan for API keys; ask for access on its page")
-    plan = sorted(plans, key=lambda p: p.approval != "auto")[0]
     registered = register_app(session, viewer, ApplicationIn(name=f"{product.name} app"), actor)
     subscription = subscribe(session, settings, viewer, registered.app, plan, actor)
     return SandboxAccess(
@@ -512,14 +580,16 @@ def call(
 ) -> CallResult:
     """Make the call through the gateway as `choice` and answer what came back."""
     prepared = prepare(session, target, choice, values, body, content_type)
-    first_key = current_key(session) is None
-    token = issue_console_token(session, settings, choice.credential_id, viewer)
+    headers = [*prepared.headers, ("User-Agent", "devhub-console")]
+    first_key = False
+    if not choice.keyless:  # a keyless call presents nothing: the gateway takes it as anyone's
+        first_key = current_key(session) is None
+        headers.append((CONSOLE_TOKEN_HEADER, issue_console_token(session, settings, choice.credential_id, viewer)))
     # Nothing of this request may hold a database lock while the gateway (and the built-in sandbox, which
     # writes) work on the call; a signing key made just now must reach the gateway's snapshot first.
     session.commit()
     if first_key:
         time.sleep(min(2.0, 2 * settings.gateway_poll_seconds + 0.05))
-    headers = [*prepared.headers, (CONSOLE_TOKEN_HEADER, token), ("User-Agent", "devhub-console")]
     if prepared.content_type:
         headers.append(("Content-Type", prepared.content_type))
     url = internal_gateway_url(settings) + prepared.path_and_query
@@ -603,7 +673,10 @@ def _show(raw: bytes, size: int, content_type: str) -> tuple[str, Any, bool]:
 def curl_command(settings: Settings, prepared: Prepared, url: str, choice: Choice) -> str:
     """The call as curl: the credential as a shell variable, introduced by a comment with its public id."""
     lines: list[str] = []
-    if choice.kind == "api_key":
+    credential = None
+    if choice.keyless:
+        lines.append(f"# no credential: {choice.product.name} has a keyless plan")
+    elif choice.kind == "api_key":
         header = settings.gateway_key_headers[0] if settings.gateway_key_headers else "x-api-key"
         lines.append(f"# {KEY_VARIABLE}: your {choice.environment} key {choice.label}_… (shown once, when issued)")
         credential = f'-H "{_header_name(header)}: ${KEY_VARIABLE}"'
@@ -618,7 +691,7 @@ def curl_command(settings: Settings, prepared: Prepared, url: str, choice: Choic
     if prepared.method != "GET" or prepared.content is not None:
         parts += ["-X", prepared.method]
     parts.append(shlex.quote(url))
-    command = [" ".join(parts), f"  {credential}"]
+    command = [" ".join(parts), *([f"  {credential}"] if credential else [])]
     command += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in prepared.headers]
     if prepared.content_type:
         if prepared.content_type.startswith("multipart/form-data"):

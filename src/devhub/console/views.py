@@ -61,12 +61,16 @@ def _values(target: service.Target, entered: dict[str, str]) -> dict[str, dict[s
     return values
 
 
-def _empty(viewer: Principal, session: Session, target: service.Target) -> dict:
-    """Why there is nothing to pick, and where to go: sign in, or get access to a product offering the API."""
+def _empty(viewer: Principal, session: Session, target: service.Target, environment: str) -> dict:
+    """Why there is nothing to pick, and where to go: sign in, get access to a product offering the API, or
+    the other environment, where a keyless plan's calls go."""
     products = service.offering_products(session, viewer, target)
+    keyless = [c for c in service.choices(session, viewer, target) if c.keyless and c.environment != environment]
     return {
         "signed_in": viewer.signed_in,
         "products": [(p.name, f"/products/{quote(p.slug)}", p.slug) for p in products],
+        "key_products": [(p.name, p.slug) for p in products if service.key_plan(viewer, p) is not None],
+        "keyless_elsewhere": [(c.product.name, c.environment) for c in keyless],
         "login_url": f"/login?next={quote(target.page_url, safe='')}",
         "signup_url": f"/signup?next={quote(target.page_url, safe='')}",
     }
@@ -96,7 +100,8 @@ def _context(
         "environment": environment,
         "choices": choices,
         "selected": _field(source, "credential") or (choices[0].value if choices else None),
-        "empty": None if choices else _empty(viewer, session, target),
+        "empty": None if choices else _empty(viewer, session, target, environment),
+        "signed_in": viewer.signed_in,
         "result": None,
         "error": None,
         **extra,
@@ -153,7 +158,7 @@ def console_call(
     actor: Actor = Depends(get_actor),
 ) -> Response:
     target = _open(session, viewer, namespace, name, version, anchor)
-    if not viewer.signed_in and not _is_htmx(request):
+    if not viewer.signed_in and not _is_htmx(request) and not _keyless_picked(session, viewer, target, form):
         query = urlencode([(k, v) for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)])
         back = f"{target.page_url}/try?{query}"
         return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
@@ -182,18 +187,28 @@ def console_call(
     return _page(request, context, status)
 
 
+def _picked(form: FormData, choices: list[service.Choice]) -> str:
+    """The form's `<credential>@<product>`; when none was picked, the only choice there is (or "")."""
+    return _field(form, "credential") or (choices[0].value if len(choices) == 1 else "")
+
+
+def _keyless_picked(session: Session, viewer: Principal, target: service.Target, form: FormData) -> bool:
+    """Whether a signed-out visitor's post calls without a credential, which needs no sign-in."""
+    environment = _field(form, "environment") or "sandbox"
+    choices = service.choices(session, viewer, target, environment)
+    return _picked(form, choices).partition("@")[0] == service.KEYLESS
+
+
 def _chosen(
     session: Session, viewer: Principal, target: service.Target, form: FormData, context: dict[str, Any]
 ) -> service.Choice:
     """The credential picked in the form (`<credential>@<product>`); when none was, the only one there is."""
-    if not viewer.signed_in:
-        raise Problem(401, "Sign-in required", "sign in to call with your applications' credentials")
-    picked = _field(form, "credential") or ""
-    if not picked:
-        if len(context["choices"]) != 1:
-            raise Problem(422, "Invalid request", "choose which credential to call with")
-        picked = context["choices"][0].value
+    picked = _picked(form, context["choices"])
     credential, _, product = picked.partition("@")
+    if not viewer.signed_in and credential != service.KEYLESS:
+        raise Problem(401, "Sign-in required", "sign in to call with your applications' credentials")
+    if not picked:
+        raise Problem(422, "Invalid request", "choose which credential to call with")
     return service.pick(session, viewer, target, credential, context["environment"], product or None)
 
 

@@ -8,8 +8,10 @@ have nothing to do there), and its request and response shapes are the API's own
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -100,6 +102,7 @@ class SandboxData(BaseModel):
     api: str
     version: str
     items: int
+    last_change: datetime | None = Field(None, description="When one of these items was last written.")
 
 
 class SandboxDataList(BaseModel):

@@ -12,6 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -256,3 +257,49 @@ def reset_data(
     if version is not None and api_ref is None:
         raise BadRequest("name the API (api=namespace/name) to reset one of its versions")
     return state.reset(engine, credentials, api_ref, version)
+
+
+@dataclass(frozen=True)
+class DataRow:
+    """One line of a developer's sandbox data page: a credential's items in one API version, with the
+    application and credential named as the application pages name them."""
+
+    credential: str  # key id or client id: what `reset_data(credential=...)` takes
+    api: str  # api ref
+    version: str
+    items: int
+    last_change: datetime | None
+    label: str  # the key's public prefix (`dh_test_<id>`) or the client id
+    kind: str  # "key" | "OAuth2 client"
+    application: str  # its name
+    application_uid: str
+
+    @property
+    def api_name(self) -> str:
+        """`namespace/name`, as URLs and the reset form take it."""
+        return self.api.split(":", 1)[-1]
+
+
+def developer_data(session: Session, engine: Engine, principal: Principal) -> list[DataRow]:
+    """`data_summary` of all the principal's credentials, each row naming its application and credential."""
+    rows = data_summary(session, engine, principal)
+    names = _credential_names(session, [row["credential"] for row in rows])
+    return [DataRow(**row, **names[row["credential"]]) for row in rows if row["credential"] in names]
+
+
+def _credential_names(session: Session, credentials: list[str]) -> dict[str, dict[str, str]]:
+    if not credentials:
+        return {}
+    named: dict[str, dict[str, str]] = {}
+    keys = select(ApiKey, Application).join(Application, ApiKey.application_id == Application.id)
+    for key, app in session.execute(keys.where(ApiKey.key_id.in_(credentials))):
+        named[key.key_id] = {"label": key.prefix, "kind": "key", "application": app.name, "application_uid": app.uid}
+    clients = select(ClientCredential, Application).join(Application, ClientCredential.application_id == Application.id)
+    for client, app in session.execute(clients.where(ClientCredential.client_id.in_(credentials))):
+        named[client.client_id] = {
+            "label": client.client_id,
+            "kind": "OAuth2 client",
+            "application": app.name,
+            "application_uid": app.uid,
+        }
+    return named

@@ -359,15 +359,15 @@ def reset(engine: Engine, credentials: list[str], api_ref: str | None = None, ve
 
 
 def summary(engine: Engine, credentials: list[str]) -> list[dict[str, Any]]:
-    """Items remembered per credential and API version (markers not counted)."""
+    """Items remembered per credential and API version (markers not counted), and when one last changed."""
     if not credentials:
         return []
     query = (
-        select(items.c.credential, items.c.api_ref, items.c.version, func.count())
+        select(items.c.credential, items.c.api_ref, items.c.version, func.count(), func.max(items.c.updated_at))
         .where(items.c.credential.in_(credentials), items.c.item_id != MARKER)
         .group_by(items.c.credential, items.c.api_ref, items.c.version)
         .order_by(items.c.api_ref, items.c.version, items.c.credential)
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return [{"credential": c, "api": a, "version": v, "items": n} for c, a, v, n in rows]
+    return [{"credential": c, "api": a, "version": v, "items": n, "last_change": t} for c, a, v, n, t in rows]
