@@ -668,6 +668,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/v1/sandbox/data"): Entry(signed_in, url("/api/v1/sandbox/data")),
     ("DELETE", "/api/v1/sandbox/data"): Entry(signed_in, url("/api/v1/sandbox/data")),
+    ("GET", "/sandbox/data"): Entry(signed_in, url("/sandbox/data")),
+    ("POST", "/sandbox/data/reset"): Entry(signed_in, url("/sandbox/data/reset")),
     ("GET", "/.well-known/jwks.json"): Entry(anyone, url("/.well-known/jwks.json")),
     ("GET", "/.well-known/oauth-authorization-server"): Entry(anyone, url("/.well-known/oauth-authorization-server")),
     ("GET", "/api/v1/notifications"): Entry(signed_in, url("/api/v1/notifications")),
