@@ -712,6 +712,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
         owner_team, "/api/v1/apis/default/{api}/slo", json={"availability_target": 99.5}
     ),
     ("DELETE", "/api/v1/apis/{namespace}/{name}/slo"): entity_entry(owner_team, "/api/v1/apis/default/{api}/slo"),
+    ("POST", "/api/v1/apis/{namespace}/{name}/slo/webhook-secret"): entity_entry(
+        owner_team, "/api/v1/apis/default/{api}/slo/webhook-secret"
+    ),
     ("GET", "/api/v1/apis/{namespace}/{name}/slo/alerts"): entity_entry(sees, "/api/v1/apis/default/{api}/slo/alerts"),
     ("GET", "/slos"): Entry(anyone, url("/slos")),
     ("GET", "/apis/{namespace}/{name}/slo"): entity_entry(sees, "/apis/default/{api}/slo"),
