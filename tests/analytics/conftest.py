@@ -3,11 +3,10 @@ tests/gateway/test_proxy.py), access set up through the portal's REST API, calls
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +14,7 @@ import pytest
 
 from tests.conftest import bearer, make_account
 from tests.gateway.running import RunningGateway
+from tests.loopback import http_server
 from tests.specs.conftest import register_apis
 
 TEAM = "group:default/team-a"
@@ -63,13 +63,8 @@ class _Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_Upstream) as url:
+        yield url
 
 
 @dataclass

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import FIXTURES
+from tests.loopback import http_server
 
 ORG = str(FIXTURES / "org" / "catalog-info.yaml")
 
@@ -148,12 +148,8 @@ def test_openapi_document_describes_the_catalog_api(client):
 @pytest.fixture
 def fixture_server() -> Iterator[str]:
     handler = functools.partial(QuietHandler, directory=str(FIXTURES))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(handler) as url:
+        yield url
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

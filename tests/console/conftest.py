@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from devhub.db import Database
 from devhub.settings import Settings
 from tests.conftest import bearer, make_account, sign_in
+from tests.loopback import http_server
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TEAM = "group:default/team-a"
@@ -115,13 +116,8 @@ class _Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_Upstream) as url:
+        yield url
 
 
 @pytest.fixture

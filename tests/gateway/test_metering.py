@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 from sqlalchemy import create_engine, func, select
@@ -109,7 +108,7 @@ def test_a_flush_sets_the_credentials_last_use_without_moving_the_access_version
 def test_a_call_with_a_client_credentials_token_sets_the_clients_last_use(world):
     """Through the real gateway: a call authenticated by an access token issued to an OAuth2 client is
     recorded under the client id, and the flush sets that client's `last_used_at` (not a key's)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     import httpx
 
@@ -119,6 +118,7 @@ def test_a_call_with_a_client_credentials_token_sets_the_clients_last_use(world)
     from devhub.audit.service import SYSTEM
     from devhub.identity.policy import OPERATOR
     from tests.gateway.running import RunningGateway
+    from tests.loopback import http_server
 
     class Upstream(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -132,28 +132,25 @@ def test_a_call_with_a_client_credentials_token_sets_the_clients_last_use(world)
             self.end_headers()
             self.wfile.write(b"{}")
 
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    with world.db.session() as session:
-        payments = session.get(Product, world.products["payments"])
-        url = f"http://127.0.0.1:{upstream.server_address[1]}/base"
-        apps.update_product(session, OPERATOR, payments, ProductUpdate(sandbox_url=url), SYSTEM)
-    client_id = world.clients["partner"][0]
-    token = world.token()
-    with world.db.engine.connect() as connection:
-        version = connection.scalar(select(AccessState.version))
-    gateway = RunningGateway(world.settings, world.db.engine)
-    try:
-        before = time.time()
-        with httpx.Client(base_url=gateway.url, timeout=10) as http:
-            ok = http.get("/payments/charges", headers={"authorization": f"Bearer {token}"})
-            refused = http.get("/payments/charges", headers={"authorization": "Bearer not-a-token"})
-        assert ok.status_code == 200, ok.text
-        assert refused.status_code == 401
-    finally:
-        gateway.stop()  # flushes metering
-        upstream.shutdown()
-        upstream.server_close()
+    with http_server(Upstream) as upstream:
+        with world.db.session() as session:
+            payments = session.get(Product, world.products["payments"])
+            update = ProductUpdate(sandbox_url=f"{upstream}/base")
+            apps.update_product(session, OPERATOR, payments, update, SYSTEM)
+        client_id = world.clients["partner"][0]
+        token = world.token()
+        with world.db.engine.connect() as connection:
+            version = connection.scalar(select(AccessState.version))
+        gateway = RunningGateway(world.settings, world.db.engine)
+        try:
+            before = time.time()
+            with httpx.Client(base_url=gateway.url, timeout=10) as http:
+                ok = http.get("/payments/charges", headers={"authorization": f"Bearer {token}"})
+                refused = http.get("/payments/charges", headers={"authorization": "Bearer not-a-token"})
+            assert ok.status_code == 200, ok.text
+            assert refused.status_code == 401
+        finally:
+            gateway.stop()  # flushes metering
     with world.db.engine.connect() as connection:
         recorded = connection.execute(select(GatewayCall.credential, GatewayCall.status)).all()
         used = connection.scalar(select(ClientCredential.last_used_at).where(ClientCredential.client_id == client_id))

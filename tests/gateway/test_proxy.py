@@ -10,11 +10,10 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +27,7 @@ from devhub.gateway.models import GatewayCall
 from devhub.settings import Settings
 from tests.conftest import bearer, make_account
 from tests.gateway.running import RunningGateway
+from tests.loopback import http_server
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TEAM = "group:default/team-a"
@@ -99,13 +99,8 @@ class _Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_Upstream) as url:
+        yield url
 
 
 def _free_port() -> int:
