@@ -93,6 +93,11 @@ def password_token(
         raise Unauthorized("this account is not approved yet")
     acting = Actor(user.email, user.id, actor.ip, actor.request_id)
     issued = service.create_token(db, settings, user, body.name, body.scopes, body.expires_in_days, acting)
+    return _issued(issued)
+
+
+def _issued(issued: service.IssuedToken) -> IssuedTokenOut:
+    """A new token's record with its secret, which is shown this once."""
     return IssuedTokenOut.model_validate({**TokenOut.model_validate(issued.token).model_dump(), "token": issued.secret})
 
 
@@ -124,7 +129,7 @@ def create_token(
 ) -> IssuedTokenOut:
     user = _signed_in_user(viewer, user, "tokens.manage")
     issued = service.create_token(db, settings, user, body.name, body.scopes, body.expires_in_days, actor)
-    return IssuedTokenOut.model_validate({**TokenOut.model_validate(issued.token).model_dump(), "token": issued.secret})
+    return _issued(issued)
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204, summary="Revoke an access token")
@@ -217,40 +222,37 @@ def set_member(
     return team_members(namespace, name, db, viewer)
 
 
-def _audit_filters(
-    actor: str | None, action: str | None, target: str | None, since: datetime | None, until: datetime | None
+def audit_filters(
+    actor: str | None = Query(None, max_length=320),
+    action: str | None = Query(None, max_length=64),
+    target: str | None = Query(None, max_length=512),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> AuditFilters:
+    """The query parameters that filter the audit log, the same for its pages and its CSV export."""
     return AuditFilters(actor=actor, action=action, target=target, since=since, until=until)
 
 
 @router.get("/audit", summary="The audit log, newest first")
 def audit_log(
-    actor: str | None = Query(None, max_length=320),
-    action: str | None = Query(None, max_length=64),
-    target: str | None = Query(None, max_length=512),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: AuditFilters = Depends(audit_filters),
     page: PageRequest = Depends(get_page),
     db: Session = Depends(get_session, scope="function"),
     viewer: Principal = Depends(get_principal),
 ) -> AuditList:
     require(viewer, "audit.read")
-    result = audit.list_events(db, _audit_filters(actor, action, target, since, until), page)
+    result = audit.list_events(db, filters, page)
     return AuditList(items=[AuditEventOut.model_validate(e) for e in result.items], meta=PageMeta.of(result))
 
 
 @router.get("/audit/export.csv", summary="The audit log as CSV, oldest first", response_class=StreamingResponse)
 def audit_export(
-    actor: str | None = Query(None, max_length=320),
-    action: str | None = Query(None, max_length=64),
-    target: str | None = Query(None, max_length=512),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: AuditFilters = Depends(audit_filters),
     db: Session = Depends(get_session, scope="function"),
     viewer: Principal = Depends(get_principal),
 ):
     require(viewer, "audit.read")
-    rows = list(audit.export_csv(db, _audit_filters(actor, action, target, since, until)))
+    rows = list(audit.export_csv(db, filters))
     return StreamingResponse(
         iter(rows),
         media_type="text/csv; charset=utf-8",

@@ -210,12 +210,6 @@ class ScimGroup(Resource[Any]):
     members: list[GroupMember] | None = Field(None, description="The users in the team (no nested groups).")
 
 
-RESOURCE_TYPES = {
-    "User": (ScimUser, "/Users", "Accounts of the developer portal"),
-    "Group": (ScimGroup, "/Groups", "Teams: Group entities of the catalog"),
-}
-
-
 # --- Errors ---------------------------------------------------------------------------------------------
 
 
@@ -354,6 +348,30 @@ async def scim_body(request: Request) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class ScimCall:
+    """What every resource route works with: the request's database session, the settings and who acts."""
+
+    db: DbSession
+    settings: Settings
+    actor: Actor
+
+    @property
+    def base(self) -> str:
+        return _base(self.settings)
+
+
+def scim_call(
+    db: DbSession = Depends(scim_db),
+    settings: Settings = Depends(get_settings_dep),
+    actor: Actor = Depends(require_scim),  # already run for the router: FastAPI reuses its answer
+) -> ScimCall:
+    return ScimCall(db, settings, actor)
+
+
+ScimBody = Annotated[dict[str, Any], Depends(scim_body)]
+CurrentCall = Annotated[ScimCall, Depends(scim_call)]
+
 router = APIRouter(
     prefix=PREFIX,
     tags=["scim"],
@@ -442,6 +460,9 @@ def search_query(
             "excludedAttributes": excludedAttributes,
         }
     )
+
+
+SearchParameters = Annotated[Search, Depends(search_query)]
 
 
 def _response_parameters(model: type[Resource[Any]], search: Search) -> ResponseParameters | None:
@@ -655,15 +676,18 @@ def _page(search: Search, settings: Settings) -> int:
     return min(max(0, search.count), settings.max_page_size)  # RFC 7644 §3.4.2.4: negative means 0
 
 
-def _run_search(db: DbSession, settings: Settings, query, search: Search, model, attrs, sorts, urn, tie):
-    clause = _filter_clause(search.filter, model, attrs, urn)
+def _run_search(db: DbSession, settings: Settings, kind: ResourceKind, search: Search) -> tuple[int, list[Any]]:
+    """The total that match the filter, and the page of them that `startIndex` and `count` ask for."""
+    query = kind.rows
+    clause = _filter_clause(search.filter, kind.model, kind.attrs, kind.urn)
     if clause is not None:
         query = query.where(clause)
     total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     size = _page(search, settings)
     if size == 0:
         return total, []
-    rows = db.scalars(query.order_by(*_order_by(search, sorts, urn, tie)).offset(search.start_index - 1).limit(size))
+    order = _order_by(search, kind.sorts, kind.urn, kind.tie)
+    rows = db.scalars(query.order_by(*order).offset(search.start_index - 1).limit(size))
     return total, list(rows)
 
 
@@ -675,6 +699,64 @@ def _list_response(resources: list[dict[str, Any]], total: int, start_index: int
         "itemsPerPage": len(resources),
         "Resources": resources,
     }
+
+
+# --- Serving a resource type -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """One SCIM resource type, as the routes that Users and Groups share need it.
+
+    Listing, searching, reading one resource and answering with a resource as it now is are the same steps
+    for both types; only how a resource is written differs, and that stays in each type's own routes.
+    """
+
+    name: str  # "User": the resource type's id and name
+    endpoint: str  # "/Users"
+    description: str
+    model: type[Resource[Any]]
+    attrs: dict[str, Attr]  # what a filter may test
+    sorts: dict[str, Attr]  # what sortBy may name
+    rows: Any  # the SELECT of every resource of this type
+    tie: Any  # the column that orders equal sort values, and the results when sortBy is absent
+    find: Callable[[DbSession, str], Any]  # a row by its SCIM id, or a 404 ScimError
+    scim_id: Callable[[Any], str]
+    # Rows as resources; reads what related rows the response parameters leave in, for all rows at once.
+    resources: Callable[[DbSession, list[Any], str, ResponseParameters | None], list[Resource[Any]]]
+
+    @property
+    def urn(self) -> str:
+        return str(self.model.__schema__)
+
+    def location(self, base: str, row: Any) -> str:
+        return f"{base}{self.endpoint}/{self.scim_id(row)}"
+
+
+def _list(kind: ResourceKind, call: ScimCall, search: Search) -> Response:
+    """A ListResponse page of the resources that match a search (query string or POST .search body)."""
+    params = _response_parameters(kind.model, search)
+    total, rows = _run_search(call.db, call.settings, kind, search)
+    found = [
+        resource.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params)
+        for resource in kind.resources(call.db, rows, call.base, params)
+    ]
+    return scim_response(_list_response(found, total, search.start_index))
+
+
+def _answer(
+    kind: ResourceKind, call: ScimCall, row: Any, ctx: Context, params: ResponseParameters | None, status: int = 200
+) -> Response:
+    """The resource as it now is; a created one (201) also says where it lives, in `Location`."""
+    resource = kind.resources(call.db, [row], call.base, params)[0]
+    content = resource.model_dump(scim_ctx=ctx, response_parameters=params)
+    headers = {"Location": kind.location(call.base, row)} if status == 201 else None
+    return scim_response(content, status, headers)
+
+
+def _get(kind: ResourceKind, call: ScimCall, resource_id: str, search: Search) -> Response:
+    params = _response_parameters(kind.model, search)  # a bad `attributes` is a 400 even for a missing id
+    return _answer(kind, call, kind.find(call.db, resource_id), Context.RESOURCE_QUERY_RESPONSE, params)
 
 
 # --- Users ----------------------------------------------------------------------------------------------
@@ -775,9 +857,9 @@ def _user_resource(user: User, groups: list[tuple[str, str]], base: str) -> Scim
     )
 
 
-def _user_json(db: DbSession, user: User, base: str, ctx: Context, params: ResponseParameters | None = None):
-    resource = _user_resource(user, _user_groups(db, [user.id])[user.id], base)
-    return resource.model_dump(scim_ctx=ctx, response_parameters=params)
+def _user_resources(db: DbSession, users: list[User], base: str, params: ResponseParameters | None) -> list[ScimUser]:
+    groups = _user_groups(db, [user.id for user in users])
+    return [_user_resource(user, groups[user.id], base) for user in users]
 
 
 def _get_user(db: DbSession, user_id: str) -> User:
@@ -975,6 +1057,21 @@ def _delete_user(db: DbSession, settings: Settings, user: User, actor: Actor) ->
     audit.record(db, actor, "scim.user.delete", user.email, id=user.id, userName=user_name)
 
 
+USERS = ResourceKind(
+    name="User",
+    endpoint="/Users",
+    description="Accounts of the developer portal",
+    model=ScimUser,
+    attrs=USER_ATTRS,
+    sorts=USER_SORTS,
+    rows=select(User).where(LIVE_USER),
+    tie=User.id,
+    find=_get_user,
+    scim_id=lambda user: str(user.id),
+    resources=_user_resources,
+)
+
+
 # --- Groups ---------------------------------------------------------------------------------------------
 
 
@@ -1066,9 +1163,11 @@ def _get_group(db: DbSession, group_id: str) -> Entity:
     return entity
 
 
-def _group_json(db: DbSession, entity: Entity, base: str, ctx: Context, params: ResponseParameters | None = None):
-    members = _members_of(db, [entity.ref])[entity.ref] if _wants_members(params) else None
-    return _group_resource(entity, members, base).model_dump(scim_ctx=ctx, response_parameters=params)
+def _group_resources(
+    db: DbSession, entities: list[Entity], base: str, params: ResponseParameters | None
+) -> list[ScimGroup]:
+    members = _members_of(db, [entity.ref for entity in entities]) if _wants_members(params) else {}
+    return [_group_resource(entity, members.get(entity.ref), base) for entity in entities]
 
 
 def _slug(text: str) -> str:
@@ -1186,6 +1285,21 @@ def _delete_group(db: DbSession, entity: Entity, actor: Actor) -> None:
     audit.record(db, actor, "scim.group.delete", ref, id=group_id, displayName=title)
 
 
+GROUPS = ResourceKind(
+    name="Group",
+    endpoint="/Groups",
+    description="Teams: Group entities of the catalog",
+    model=ScimGroup,
+    attrs=GROUP_ATTRS,
+    sorts=GROUP_SORTS,
+    rows=select(Entity).where(SCIM_GROUPS),
+    tie=Entity.id,
+    find=_get_group,
+    scim_id=lambda entity: _annotations(entity)[SCIM_ID],
+    resources=_group_resources,
+)
+
+
 # --- PATCH ----------------------------------------------------------------------------------------------
 
 
@@ -1201,12 +1315,15 @@ def _apply_patch(model, resource, body: dict[str, Any]) -> None:
 # --- Discovery ------------------------------------------------------------------------------------------
 
 
+RESOURCE_TYPES = (USERS, GROUPS)
+
+
 @functools.cache
 def _published_schemas() -> tuple[Schema, ...]:
     schemas = []
-    for name, (model, _, description) in RESOURCE_TYPES.items():
-        schema = model.to_schema()
-        schema.name, schema.description = name, description
+    for kind in RESOURCE_TYPES:
+        schema = kind.model.to_schema()
+        schema.name, schema.description = kind.name, kind.description
         schemas.append(schema)
     return (*schemas, ResourceType.to_schema(), ServiceProviderConfig.to_schema(), Schema.to_schema())
 
@@ -1221,14 +1338,14 @@ def _schemas(base: str) -> list[Schema]:
 def _resource_types(base: str) -> list[ResourceType]:
     return [
         ResourceType(
-            id=name,
-            name=name,
-            description=description,
-            endpoint=endpoint,
-            schema_=model.__schema__,
-            meta=Meta(resource_type="ResourceType", location=f"{base}/ResourceTypes/{name}"),
+            id=kind.name,
+            name=kind.name,
+            description=kind.description,
+            endpoint=kind.endpoint,
+            schema_=kind.model.__schema__,
+            meta=Meta(resource_type="ResourceType", location=f"{base}/ResourceTypes/{kind.name}"),
         )
-        for name, (model, endpoint, description) in RESOURCE_TYPES.items()
+        for kind in RESOURCE_TYPES
     ]
 
 
@@ -1267,127 +1384,81 @@ def service_provider_config(settings: Settings = Depends(get_settings_dep)) -> R
     return scim_response(_dump(config))
 
 
+def _discovery_list(items: list[ResourceType] | list[Schema]) -> Response:
+    """A discovery list is short and whole: one page from 1, with no filter (RFC 7644 §4)."""
+    found = [_dump(item) for item in items]
+    return scim_response(_list_response(found, len(found), 1))
+
+
+def _discovery_item(items: list[ResourceType] | list[Schema], item_id: str, missing: str) -> Response:
+    for item in items:
+        if item.id == item_id:
+            return scim_response(_dump(item))
+    raise ScimError(404, missing)
+
+
 @router.get("/ResourceTypes", summary="The resource types: User and Group")
 def resource_types(settings: Settings = Depends(get_settings_dep)) -> Response:
-    found = [_dump(item) for item in _resource_types(_base(settings))]
-    return scim_response(_list_response(found, len(found), 1))
+    return _discovery_list(_resource_types(_base(settings)))
 
 
 @router.get("/ResourceTypes/{name}", summary="One resource type")
 def resource_type(name: str, settings: Settings = Depends(get_settings_dep)) -> Response:
-    for item in _resource_types(_base(settings)):
-        if item.id == name:
-            return scim_response(_dump(item))
-    raise ScimError(404, f"no resource type {name}")
+    return _discovery_item(_resource_types(_base(settings)), name, f"no resource type {name}")
 
 
 @router.get("/Schemas", summary="The schemas of the resources, as devhub keeps them")
 def schemas(settings: Settings = Depends(get_settings_dep)) -> Response:
-    found = [_dump(item) for item in _schemas(_base(settings))]
-    return scim_response(_list_response(found, len(found), 1))
+    return _discovery_list(_schemas(_base(settings)))
 
 
 @router.get("/Schemas/{schema_id}", summary="One schema, by its URN")
 def schema(schema_id: str, settings: Settings = Depends(get_settings_dep)) -> Response:
-    for item in _schemas(_base(settings)):
-        if item.id == schema_id:
-            return scim_response(_dump(item))
-    raise ScimError(404, f"no schema {schema_id}")
+    return _discovery_item(_schemas(_base(settings)), schema_id, f"no schema {schema_id}")
 
 
 # --- User routes ----------------------------------------------------------------------------------------
 
 
-def _list_users(db: DbSession, settings: Settings, search: Search) -> Response:
-    params = _response_parameters(ScimUser, search)
-    query = select(User).where(LIVE_USER)
-    total, users = _run_search(db, settings, query, search, ScimUser, USER_ATTRS, USER_SORTS, USER_URN, User.id)
-    groups = _user_groups(db, [user.id for user in users])
-    base = _base(settings)
-    found = [
-        _user_resource(user, groups[user.id], base).model_dump(
-            scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params
-        )
-        for user in users
-    ]
-    return scim_response(_list_response(found, total, search.start_index))
-
-
 @router.get("/Users", summary="List and filter users")
-def list_users(
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-) -> Response:
-    return _list_users(db, settings, search)
+def list_users(search: SearchParameters, call: CurrentCall) -> Response:
+    return _list(USERS, call, search)
 
 
 @router.post("/Users/.search", summary="Search users (the query in the body)", openapi_extra=BODY_DOC)
-def search_users(
-    body: dict[str, Any] = Depends(scim_body),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-) -> Response:
-    return _list_users(db, settings, _search_from(body))
+def search_users(body: ScimBody, call: CurrentCall) -> Response:
+    return _list(USERS, call, _search_from(body))
 
 
 @router.post("/Users", status_code=201, summary="Create a user", openapi_extra=BODY_DOC)
-def create_user(
-    body: dict[str, Any] = Depends(scim_body),
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-    actor: Actor = Depends(require_scim),
-) -> Response:
+def create_user(body: ScimBody, search: SearchParameters, call: CurrentCall) -> Response:
     params = _response_parameters(ScimUser, search)
-    user = _create_user(db, settings, _user_payload(body, Context.RESOURCE_CREATION_REQUEST, None), actor)
-    _commit(db)
-    content = _user_json(db, user, _base(settings), Context.RESOURCE_CREATION_RESPONSE, params)
-    return scim_response(content, 201, {"Location": f"{_base(settings)}/Users/{user.id}"})
+    resource = _user_payload(body, Context.RESOURCE_CREATION_REQUEST, None)
+    user = _create_user(call.db, call.settings, resource, call.actor)
+    _commit(call.db)
+    return _answer(USERS, call, user, Context.RESOURCE_CREATION_RESPONSE, params, 201)
 
 
 @router.get("/Users/{user_id}", summary="One user")
-def get_user(
-    user_id: str,
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-) -> Response:
-    params = _response_parameters(ScimUser, search)
-    user = _get_user(db, user_id)
-    return scim_response(_user_json(db, user, _base(settings), Context.RESOURCE_QUERY_RESPONSE, params))
+def get_user(user_id: str, search: SearchParameters, call: CurrentCall) -> Response:
+    return _get(USERS, call, user_id, search)
 
 
 @router.put("/Users/{user_id}", summary="Replace a user", openapi_extra=BODY_DOC)
-def replace_user(
-    user_id: str,
-    body: dict[str, Any] = Depends(scim_body),
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-    actor: Actor = Depends(require_scim),
-) -> Response:
+def replace_user(user_id: str, body: ScimBody, search: SearchParameters, call: CurrentCall) -> Response:
     params = _response_parameters(ScimUser, search)
-    user = _get_user(db, user_id)
+    user = _get_user(call.db, user_id)
     resource = _user_payload(body, Context.RESOURCE_REPLACEMENT_REQUEST, user)
-    _update_user(db, settings, user, resource, actor, _display_name_of(resource))
-    _commit(db)
-    return scim_response(_user_json(db, user, _base(settings), Context.RESOURCE_REPLACEMENT_RESPONSE, params))
+    _update_user(call.db, call.settings, user, resource, call.actor, _display_name_of(resource))
+    _commit(call.db)
+    return _answer(USERS, call, user, Context.RESOURCE_REPLACEMENT_RESPONSE, params)
 
 
 @router.patch("/Users/{user_id}", summary="Change a user with PATCH operations", openapi_extra=BODY_DOC)
-def patch_user(
-    user_id: str,
-    body: dict[str, Any] = Depends(scim_body),
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-    actor: Actor = Depends(require_scim),
-) -> Response:
+def patch_user(user_id: str, body: ScimBody, search: SearchParameters, call: CurrentCall) -> Response:
     params = _response_parameters(ScimUser, search)
-    user = _get_user(db, user_id)
-    base = _base(settings)
-    before = _user_resource(user, [], base)
+    user = _get_user(call.db, user_id)
+    before = _user_resource(user, [], call.base)
     after = before.model_copy(deep=True)
     _apply_patch(ScimUser, after, body)
     # displayName and name.formatted are one value in devhub: the one the operations changed wins.
@@ -1397,136 +1468,73 @@ def patch_user(
     elif (after.name.formatted if after.name else None) != (before.name.formatted if before.name else None):
         display_name = (after.name.formatted if after.name else None) or ""
     after.emails = [UserEmail(value=_patched_email(after.emails, user.email), type="work")]
-    _update_user(db, settings, user, after, actor, display_name)
-    _commit(db)
-    return scim_response(_user_json(db, user, base, Context.RESOURCE_PATCH_RESPONSE, params))
+    _update_user(call.db, call.settings, user, after, call.actor, display_name)
+    _commit(call.db)
+    return _answer(USERS, call, user, Context.RESOURCE_PATCH_RESPONSE, params)
 
 
 @router.delete("/Users/{user_id}", status_code=204, summary="Delete a user (revoked and kept for the audit trail)")
-def delete_user(
-    user_id: str,
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-    actor: Actor = Depends(require_scim),
-) -> Response:
-    _delete_user(db, settings, _get_user(db, user_id), actor)
-    _commit(db)
+def delete_user(user_id: str, call: CurrentCall) -> Response:
+    _delete_user(call.db, call.settings, _get_user(call.db, user_id), call.actor)
+    _commit(call.db)
     return Response(status_code=204)
 
 
 # --- Group routes ---------------------------------------------------------------------------------------
 
 
-def _list_groups(db: DbSession, settings: Settings, search: Search) -> Response:
-    params = _response_parameters(ScimGroup, search)
-    query = select(Entity).where(SCIM_GROUPS)
-    total, entities = _run_search(
-        db, settings, query, search, ScimGroup, GROUP_ATTRS, GROUP_SORTS, GROUP_URN, Entity.id
-    )
-    members = _members_of(db, [e.ref for e in entities]) if _wants_members(params) else {}
-    base = _base(settings)
-    found = [
-        _group_resource(entity, members.get(entity.ref), base).model_dump(
-            scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params
-        )
-        for entity in entities
-    ]
-    return scim_response(_list_response(found, total, search.start_index))
-
-
 @router.get("/Groups", summary="List and filter groups")
-def list_groups(
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-) -> Response:
-    return _list_groups(db, settings, search)
+def list_groups(search: SearchParameters, call: CurrentCall) -> Response:
+    return _list(GROUPS, call, search)
 
 
 @router.post("/Groups/.search", summary="Search groups (the query in the body)", openapi_extra=BODY_DOC)
-def search_groups(
-    body: dict[str, Any] = Depends(scim_body),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-) -> Response:
-    return _list_groups(db, settings, _search_from(body))
+def search_groups(body: ScimBody, call: CurrentCall) -> Response:
+    return _list(GROUPS, call, _search_from(body))
 
 
 @router.post("/Groups", status_code=201, summary="Create a group (a team of the catalog)", openapi_extra=BODY_DOC)
-def create_group(
-    body: dict[str, Any] = Depends(scim_body),
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-    actor: Actor = Depends(require_scim),
-) -> Response:
+def create_group(body: ScimBody, search: SearchParameters, call: CurrentCall) -> Response:
     params = _response_parameters(ScimGroup, search)
-    entity = _create_group(db, _validate(ScimGroup, body, Context.RESOURCE_CREATION_REQUEST), actor)
-    _commit(db)
-    content = _group_json(db, entity, _base(settings), Context.RESOURCE_CREATION_RESPONSE, params)
-    return scim_response(content, 201, {"Location": f"{_base(settings)}/Groups/{_annotations(entity)[SCIM_ID]}"})
+    entity = _create_group(call.db, _validate(ScimGroup, body, Context.RESOURCE_CREATION_REQUEST), call.actor)
+    _commit(call.db)
+    return _answer(GROUPS, call, entity, Context.RESOURCE_CREATION_RESPONSE, params, 201)
 
 
 @router.get("/Groups/{group_id}", summary="One group")
-def get_group(
-    group_id: str,
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-) -> Response:
-    params = _response_parameters(ScimGroup, search)
-    entity = _get_group(db, group_id)
-    return scim_response(_group_json(db, entity, _base(settings), Context.RESOURCE_QUERY_RESPONSE, params))
+def get_group(group_id: str, search: SearchParameters, call: CurrentCall) -> Response:
+    return _get(GROUPS, call, group_id, search)
 
 
 @router.put("/Groups/{group_id}", summary="Replace a group", openapi_extra=BODY_DOC)
-def replace_group(
-    group_id: str,
-    body: dict[str, Any] = Depends(scim_body),
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-    actor: Actor = Depends(require_scim),
-) -> Response:
+def replace_group(group_id: str, body: ScimBody, search: SearchParameters, call: CurrentCall) -> Response:
     params = _response_parameters(ScimGroup, search)
-    entity = _get_group(db, group_id)
+    entity = _get_group(call.db, group_id)
     resource = _validate(ScimGroup, body, Context.RESOURCE_REPLACEMENT_REQUEST)
-    before = set(_members_of(db, [entity.ref])[entity.ref])
-    entity = _update_group(db, entity, resource, before, actor)
-    _commit(db)
-    return scim_response(_group_json(db, entity, _base(settings), Context.RESOURCE_REPLACEMENT_RESPONSE, params))
+    before = set(_members_of(call.db, [entity.ref])[entity.ref])
+    entity = _update_group(call.db, entity, resource, before, call.actor)
+    _commit(call.db)
+    return _answer(GROUPS, call, entity, Context.RESOURCE_REPLACEMENT_RESPONSE, params)
 
 
 @router.patch(
     "/Groups/{group_id}", summary="Change a group with PATCH operations (members, displayName)", openapi_extra=BODY_DOC
 )
-def patch_group(
-    group_id: str,
-    body: dict[str, Any] = Depends(scim_body),
-    search: Search = Depends(search_query),
-    db: DbSession = Depends(scim_db),
-    settings: Settings = Depends(get_settings_dep),
-    actor: Actor = Depends(require_scim),
-) -> Response:
+def patch_group(group_id: str, body: ScimBody, search: SearchParameters, call: CurrentCall) -> Response:
     params = _response_parameters(ScimGroup, search)
-    entity = _get_group(db, group_id)
-    base = _base(settings)
-    before = _members_of(db, [entity.ref])[entity.ref]
-    resource = _group_resource(entity, before, base)
+    entity = _get_group(call.db, group_id)
+    before = _members_of(call.db, [entity.ref])[entity.ref]
+    resource = _group_resource(entity, before, call.base)
     _apply_patch(ScimGroup, resource, body)
-    entity = _update_group(db, entity, resource, set(before), actor)
-    _commit(db)
-    return scim_response(_group_json(db, entity, base, Context.RESOURCE_PATCH_RESPONSE, params))
+    entity = _update_group(call.db, entity, resource, set(before), call.actor)
+    _commit(call.db)
+    return _answer(GROUPS, call, entity, Context.RESOURCE_PATCH_RESPONSE, params)
 
 
 @router.delete("/Groups/{group_id}", status_code=204, summary="Delete a group: its catalog entity and memberships")
-def delete_group(
-    group_id: str,
-    db: DbSession = Depends(scim_db),
-    actor: Actor = Depends(require_scim),
-) -> Response:
-    _delete_group(db, _get_group(db, group_id), actor)
-    _commit(db)
+def delete_group(group_id: str, call: CurrentCall) -> Response:
+    _delete_group(call.db, _get_group(call.db, group_id), call.actor)
+    _commit(call.db)
     return Response(status_code=204)
 
 
