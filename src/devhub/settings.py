@@ -162,13 +162,17 @@ class Settings(BaseSettings):
     oidc_button_label: str = "Sign in with SSO"
     # SCIM provisioning: the bearer token an identity provider presents
     scim_token: str | None = Field(None, description="Bearer token for /scim/v2; SCIM is off when unset.")
-    # Service level objectives: evaluation period, burn-rate alert threshold, where alert webhooks may go
+    # Service level objectives: evaluation period, burn-rate alert threshold, where alert webhooks may go and
+    # how long a rotated webhook signing secret still signs
     slo_evaluate_seconds: int = Field(60, ge=0, description="How often SLOs are evaluated; 0 turns it off.")
     slo_burn_rate: float = Field(2.0, gt=0, description="Alert when the budget burns this many times too fast.")
     slo_webhook_allowed_hosts: CommaList = Field(
         default_factory=list,
         description="Hosts SLO alert webhooks may post to. Empty: any public host; loopback and private "
         "addresses only when listed here.",
+    )
+    webhook_rotation_grace_hours: int = Field(
+        24, ge=0, description="How long a rotated SLO webhook signing secret keeps signing beside the new one."
     )
     # Sandbox: what it remembers per credential and API version (items created by POST), and how large
     sandbox_max_items: int = Field(500, ge=10, description="Most items kept per credential and API version.")

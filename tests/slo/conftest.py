@@ -1,7 +1,7 @@
 """Fixtures for the SLO tests: API entities with or without SLO annotations, owned by a team with a member,
 metered calls written as the gateway writes them and rolled up by the analytics roll-up, a real HTTP
 receiver on loopback for alert webhooks that checks their signatures as a receiver would, and the portal
-served on a free loopback port for the CLI."""
+served on a free loopback port for the CLI (`slo_cli`: `devhub slo` signed in against it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 import yaml
 from sqlalchemy import insert
+from typer.testing import CliRunner
 
 from devhub.catalog import service as catalog_service
 from devhub.db import Database, utcnow
@@ -230,3 +231,23 @@ def serve(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def slo_cli(settings: Settings, token: str, config_dir: Path, monkeypatch) -> Iterator[Callable[..., str]]:
+    """`devhub slo` against the portal served on loopback, after `devhub login` with `token`: yields
+    `run(*args)`, which runs `devhub slo *args`, checks it succeeded and returns its output."""
+    from devhub.cli import app as cli_app
+    from devhub.slo.cli import slo_app
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_dir))
+    runner = CliRunner()
+
+    def run_in(app, *args: str) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    with serve(settings) as url:
+        run_in(cli_app, "login", "--url", url, "--token", token)
+        yield lambda *args: run_in(slo_app, *args)

@@ -16,7 +16,8 @@ see a repeat after a crash and can key on the `webhook-id` header, or on `id` an
 
 Deliveries are signed (Standard Webhooks, see `webhooks.py`). A payload's `webhook-id` is given by its first
 attempt and kept on the episode (`webhook_id`), so every retry of one delivery carries the same id, and a
-payload that replaces it (the resolution of a firing never delivered) gets a new one.
+payload that replaces it (the resolution of a firing never delivered) gets a new one. After a rotation of the
+signing secret, deliveries carry the previous secret's signature too until its grace ends.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def _attempt(database: Database, settings: Settings, alert_id: int, attempts: in
         alert.webhook_id = alert.webhook_id or webhooks.new_message_id()  # committed with the claim
         payload, api_ref, message_id = alert.webhook_payload, alert.api_ref, alert.webhook_id
         row = service.settings_row(session, api_ref)
-        url, sealed = (row.webhook_url, row.webhook_secret_encrypted) if row is not None else (None, None)
+        url, sealed = (row.webhook_url, service.sealed_signing_secrets(row)) if row is not None else (None, [])
     result = _post(url, sealed, payload, message_id, settings) if url else "not delivered: the webhook was removed"
     delivered = result.startswith("delivered")
     attempt = attempts + 1
@@ -249,19 +250,22 @@ def _attempt(database: Database, settings: Settings, alert_id: int, attempts: in
     return delivered
 
 
-def _post(url: str, sealed: str | None, payload: dict[str, Any], message_id: str, settings: Settings) -> str:
-    """Post signed with the webhook's secret (unsigned when it has none: saved before webhooks were signed)."""
+def _post(url: str, sealed: list[str], payload: dict[str, Any], message_id: str, settings: Settings) -> str:
+    """Post signed with the webhook's secrets: the current one, and the previous one during a rotation's grace
+    (unsigned when it has none: saved before webhooks were signed)."""
     try:
-        secret = webhooks.decrypt_secret(sealed, settings) if sealed else None
+        secrets = [webhooks.decrypt_secret(secret, settings) for secret in sealed]
     except webhooks.WebhookError as exc:
         return f"not delivered: {exc}"
-    return webhooks.post(url, payload, settings, message_id=message_id, secret=secret)
+    return webhooks.post(url, payload, settings, message_id=message_id, signing_secrets=secrets)
 
 
 def run_once(database: Database, settings: Settings, now: datetime | None = None) -> list[AlertEvent]:
     """One evaluation pass of every SLO, then webhook delivery: the loop's body and `devhub slo check`.
-    Each API is evaluated in its own transaction, so one failing API does not hold up the others."""
+    Each API is evaluated in its own transaction, so one failing API does not hold up the others. Replaced
+    webhook signing secrets whose grace has ended are forgotten first."""
     with database.session() as session:
+        service.drop_expired_previous_secrets(session)  # by the clock, as deliveries are signed
         refs = refs_to_evaluate(session)
     events: list[AlertEvent] = []
     for ref in refs:

@@ -113,7 +113,7 @@ def delete_slo(
 
 @router.post(
     "/apis/{namespace}/{name}/slo/webhook-secret",
-    summary="Make a new signing secret for the alert webhook; the old one stops signing at once (owners)",
+    summary="Make a new signing secret for the alert webhook; the old one still signs for the grace period (owners)",
 )
 def rotate_webhook_secret(
     response: Response,
@@ -124,8 +124,13 @@ def rotate_webhook_secret(
 ) -> WebhookSecretOut:
     secret = service.rotate_webhook_secret(session, settings, entity, actor)
     response.headers.update(NO_STORE)
-    created_at = service.settings_row(session, entity.ref).webhook_secret_created_at
-    return WebhookSecretOut(api=entity.ref, webhook_secret=secret, created_at=created_at)
+    row = service.settings_row(session, entity.ref)
+    return WebhookSecretOut(
+        api=entity.ref,
+        webhook_secret=secret,
+        created_at=row.webhook_secret_created_at,
+        previous_secret_signs_until=service.previous_secret_signs_until(row),
+    )
 
 
 @router.get("/apis/{namespace}/{name}/slo/alerts", summary="An API's burn-rate alert episodes, newest first")

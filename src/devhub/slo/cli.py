@@ -9,6 +9,7 @@ portal runs with DEVHUB_SLO_EVALUATE_SECONDS=0.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -87,6 +88,9 @@ def show_command(api: Api, as_json: AsJson = False) -> None:
         typer.echo(_objective_line(item))
     if not data["objectives"]:
         typer.echo("  no objectives")
+    if data["portal"].get("webhook_previous_secret_signs_until"):  # owners only
+        until = _utc(data["portal"]["webhook_previous_secret_signs_until"])
+        typer.echo(f"webhook: the previous signing secret also signs alerts until {until}")
     for problem in data["annotation_problems"]:
         typer.echo(f"warning: {problem}", err=True)
 
@@ -133,6 +137,11 @@ def set_command(
         _show_secret(data["webhook_secret"])
 
 
+def _utc(moment: str) -> str:
+    """A time from the API's JSON (ISO 8601, UTC), as people read it: to the minute."""
+    return datetime.fromisoformat(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _show_secret(secret: str) -> None:
     typer.echo(f"webhook signing secret: {secret}")
     typer.echo("store it now with your receiver: it will not be shown again (docs/slo.md: verifying webhooks)")
@@ -140,12 +149,17 @@ def _show_secret(secret: str) -> None:
 
 @slo_app.command("rotate-secret")
 def rotate_secret_command(api: Api, as_json: AsJson = False) -> None:
-    """Make a new signing secret for the API's alert webhook (owners); the old one stops signing at once."""
+    """Make a new signing secret for the API's alert webhook (owners); the old one keeps signing beside it for
+    the portal's grace period (DEVHUB_WEBHOOK_ROTATION_GRACE_HOURS)."""
     data = _request("POST", _path(api) + "/webhook-secret")
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     _show_secret(data["webhook_secret"])
+    if data.get("previous_secret_signs_until"):
+        typer.echo(f"the previous secret also signs alerts until {_utc(data['previous_secret_signs_until'])}")
+    else:
+        typer.echo("the previous secret (if any) no longer signs: update your receiver now")
 
 
 @slo_app.command("clear")

@@ -39,6 +39,10 @@ class SloSettings(Base):
     # the webhook's signing secret ("whsec_..."), Fernet-encrypted: it must be recovered to sign each delivery
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     webhook_secret_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the secret a rotation replaced, encrypted the same way: it signs beside the current one until
+    # webhook_previous_secret_until (DEVHUB_WEBHOOK_ROTATION_GRACE_HOURS), so receivers can switch unhurried
+    webhook_previous_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    webhook_previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(255), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

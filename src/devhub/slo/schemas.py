@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from devhub.pagination import PageMeta
 from devhub.slo.models import SloAlert
-from devhub.slo.service import ApiStatus, ObjectiveStatus
+from devhub.slo.service import ApiStatus, ObjectiveStatus, previous_secret_signs_until
 
 
 class SloSettingsIn(BaseModel):
@@ -79,6 +79,11 @@ class PortalSettingsOut(BaseModel):
     webhook_secret_created_at: datetime | None = Field(
         None, description="When the webhook's signing secret was made (owners only; the secret is never shown again)."
     )
+    webhook_previous_secret_signs_until: datetime | None = Field(
+        None,
+        description="After a rotation: until when the replaced secret still signs deliveries beside the new one "
+        "(owners only; null once it no longer does).",
+    )
     updated_by: str | None = None
     updated_at: datetime | None = None
 
@@ -116,6 +121,7 @@ class SloStatusOut(BaseModel):
                 environment=row.environment,
                 webhook_url=row.webhook_url if show_webhook else None,
                 webhook_secret_created_at=row.webhook_secret_created_at if show_webhook else None,
+                webhook_previous_secret_signs_until=previous_secret_signs_until(row) if show_webhook else None,
                 updated_by=row.updated_by,
                 updated_at=row.updated_at,
             )
@@ -142,6 +148,10 @@ class WebhookSecretOut(BaseModel):
     api: str
     webhook_secret: str = Field(description="The new signing secret (whsec_...): shown this once, store it now.")
     created_at: datetime
+    previous_secret_signs_until: datetime | None = Field(
+        description="Until when the secret this one replaced still signs deliveries beside it "
+        "(DEVHUB_WEBHOOK_ROTATION_GRACE_HOURS); null when it stopped at once (no grace, or no secret before)."
+    )
 
 
 class AlertOut(BaseModel):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from devhub.audit import service as audit
@@ -219,6 +219,7 @@ def update_settings(
     secret = None
     if row.webhook_url is None:
         row.webhook_secret_encrypted = row.webhook_secret_created_at = None
+        _drop_previous_secret(row)
     elif row.webhook_secret_encrypted is None:  # the first URL, or one saved before webhooks were signed
         secret = _new_webhook_secret(row, settings)
         shown["webhook_secret"] = "(generated)"
@@ -234,15 +235,67 @@ def update_settings(
 
 
 def rotate_webhook_secret(session: Session, settings: Settings, entity: Entity, actor: Actor) -> str:
-    """Replace the webhook's signing secret (the old one stops signing at once); audited without the secret.
-    Returns the new one in clear, to show the owners this once."""
+    """Replace the webhook's signing secret. The secret replaced keeps signing beside the new one for
+    `DEVHUB_WEBHOOK_ROTATION_GRACE_HOURS`, so a receiver not yet given the new one keeps verifying alerts
+    (Standard Webhooks receivers need one matching signature). Only the immediately previous secret does: a
+    second rotation within the grace drops the one before it. Audited without either secret; returns the new
+    one in clear, to show the owners this once (`previous_secret_signs_until` says until when the old signs)."""
     row = settings_row(session, entity.ref)
     if row is None or not row.webhook_url:
         raise NoWebhook()
+    grace = timedelta(hours=settings.webhook_rotation_grace_hours)
+    if grace and _decryptable(row.webhook_secret_encrypted, settings):
+        row.webhook_previous_secret_encrypted = row.webhook_secret_encrypted
+        row.webhook_previous_secret_until = utcnow() + grace
+    else:  # no grace wanted, no secret yet, or one the portal can no longer use to sign
+        _drop_previous_secret(row)
     secret = _new_webhook_secret(row, settings)
-    audit.record(session, actor, "slo.webhook_secret.rotate", entity.ref)
+    until = row.webhook_previous_secret_until
+    audit.record(
+        session, actor, "slo.webhook_secret.rotate", entity.ref, previous_secret_signs_until=until and until.isoformat()
+    )
     session.flush()
     return secret
+
+
+def previous_secret_signs_until(row: SloSettings | None, now: datetime | None = None) -> datetime | None:
+    """Until when the secret a rotation replaced still signs deliveries; None when it no longer does."""
+    if row is None or not row.webhook_previous_secret_encrypted or row.webhook_previous_secret_until is None:
+        return None
+    return row.webhook_previous_secret_until if row.webhook_previous_secret_until > (now or utcnow()) else None
+
+
+def sealed_signing_secrets(row: SloSettings, now: datetime | None = None) -> list[str]:
+    """The encrypted secrets a delivery is signed with: the current one, then the previous one in its grace."""
+    sealed = [row.webhook_secret_encrypted] if row.webhook_secret_encrypted else []
+    if sealed and previous_secret_signs_until(row, now):
+        sealed.append(row.webhook_previous_secret_encrypted)
+    return sealed
+
+
+def drop_expired_previous_secrets(session: Session, now: datetime | None = None) -> int:
+    """Forget the replaced secrets whose grace has ended (each evaluation pass): they never sign again."""
+    ended = SloSettings.webhook_previous_secret_until <= (now or utcnow())
+    return session.execute(
+        update(SloSettings)
+        .where(ended)
+        .values(webhook_previous_secret_encrypted=None, webhook_previous_secret_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _decryptable(sealed: str | None, settings: Settings) -> bool:
+    if not sealed:
+        return False
+    try:
+        webhooks.decrypt_secret(sealed, settings)
+    except WebhookError:
+        return False
+    return True
+
+
+def _drop_previous_secret(row: SloSettings) -> None:
+    row.webhook_previous_secret_encrypted = row.webhook_previous_secret_until = None
 
 
 def _new_webhook_secret(row: SloSettings, settings: Settings) -> str:

@@ -7,7 +7,8 @@ form; and the overview of every API with an SLO one may see.
                                             or rotate the webhook's signing secret
 
 A webhook's signing secret is shown on the page that answers the post which made it (not behind a redirect,
-and marked `Cache-Control: no-store`), and never again: the page after it only says when it was made.
+and marked `Cache-Control: no-store`), and never again: the page after it only says when it was made and, after a rotation, until when the
+secret it replaced still signs beside it.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def _api_page(
         current=current,
         alerts=service.alert_history(session, entity.ref, PageRequest(1, ALERTS_SHOWN)),
         row=row,
+        previous_secret_until=service.previous_secret_signs_until(row) if can_manage else None,
+        grace_hours=settings.webhook_rotation_grace_hours,
         can_manage=can_manage,
         values=values if can_manage else {},
         environments=objectives.ENVIRONMENTS,

@@ -4,7 +4,10 @@ Webhooks specification (https://www.standardwebhooks.com/, "Signature scheme").
 Each delivery carries `webhook-id` (the message: the same on every retry, so receivers can drop repeats),
 `webhook-timestamp` (seconds since the epoch, of this attempt: receivers refuse stale ones to stop replays) and
 `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the base64-decoded part
-of the objective's secret `whsec_<base64>`. The `standardwebhooks` package is not installed with the portal,
+of the objective's secret `whsec_<base64>`. After a rotation the header carries two signatures, space-separated
+(`v1,<new> v1,<previous>`, as the specification allows), until the previous secret's grace ends
+(`DEVHUB_WEBHOOK_ROTATION_GRACE_HOURS`): a receiver needs one match, so one not yet given the new secret keeps
+verifying. The `standardwebhooks` package is not installed with the portal,
 and signing is one HMAC, not worth a dependency: it is written here with `hmac` and `hashlib` (receivers may
 use that package, or Svix's, to verify). The body is serialised once and those exact bytes are signed and sent.
 
@@ -27,6 +30,7 @@ import json
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -118,9 +122,12 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 # --- Delivery ---------------------------------------------------------------------------------------------
 
 
-def post(url: str, payload: dict[str, Any], settings: Settings, *, message_id: str, secret: str | None) -> str:
-    """Deliver one alert, signed with `secret` (unsigned without one: a webhook saved before signing existed);
-    returns what happened, for the alert's history (never raises, never mentions the secret)."""
+def post(
+    url: str, payload: dict[str, Any], settings: Settings, *, message_id: str, signing_secrets: Sequence[str] = ()
+) -> str:
+    """Deliver one alert, signed with each of `signing_secrets` (the current one, then the previous one during a
+    rotation's grace; unsigned without any: a webhook saved before signing existed); returns what happened, for
+    the alert's history (never raises, never mentions a secret)."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = int(time.time())
     headers = {
@@ -130,8 +137,9 @@ def post(url: str, payload: dict[str, Any], settings: Settings, *, message_id: s
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
     }
-    if secret:
-        headers["webhook-signature"] = signature(secret, message_id, timestamp, body)
+    if signing_secrets:
+        signatures = (signature(secret, message_id, timestamp, body) for secret in signing_secrets)
+        headers["webhook-signature"] = " ".join(signatures)
     try:
         check_url(url, settings)
         response = httpx.post(
