@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from devhub.db import Database, utcnow
 from devhub.gateway.models import GatewayCall
 from devhub.settings import Settings
 from tests.conftest import bearer, make_account
+from tests.loopback import http_server
 
 TEAM = "group:default/team-slo"
 
@@ -197,16 +198,9 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("content-length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/slo"
-    try:
+    with http_server(Handler) as base:
+        state.url = f"{base}/hooks/slo"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # --- the portal, served for the CLI ------------------------------------------------------------------------
