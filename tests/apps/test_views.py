@@ -143,3 +143,83 @@ def test_rotate_and_revoke_a_key_through_the_page(client, db, settings, shop):
     assert again.status_code == 409 and "only an active key can be rotated" in again.text
     invalid = post(client, settings, f"/apps/{uid}/keys", name="x", expires_in_days="0")
     assert invalid.status_code == 422 and "expires in days" in invalid.text
+
+
+def test_refused_product_and_plan_forms_keep_what_was_typed_and_write_nothing(client, db, settings, shop):
+    as_user(client, db, settings, "owner@example.com", teams={TEAM: "owner"})
+    invalid = post(client, settings, "/products/new", slug="Bad Slug", name="Typed name", owner="shop-team")
+    assert invalid.status_code == 422 and 'id="form-error"' in invalid.text and "slug: " in invalid.text
+    assert 'value="Typed name"' in invalid.text
+    taken = post(client, settings, "/products/new", slug="shop", name="Again", owner="shop-team")
+    assert taken.status_code == 409 and "a product &#39;shop&#39; exists already" in taken.text
+
+    edit = {"name": "Renamed", "visibility": "public", "status": "active"}
+    no_api = post(client, settings, "/products/shop/edit", apis="nope", **edit)
+    assert no_api.status_code == 422 and "no API api:default/nope" in no_api.text and 'value="Renamed"' in no_api.text
+    assert TEAM in no_api.text  # the owner is shown again, from the product
+    plan = {"name": "Silver", "rate_per_second": "0"}
+    too_low = post(client, settings, "/products/shop/plans/new", slug="silver", **plan)
+    assert too_low.status_code == 422 and "rate per second: " in too_low.text and 'value="Silver"' in too_low.text
+    same_slug = post(client, settings, "/products/shop/plans/new", slug="free", name="Free again")
+    assert same_slug.status_code == 409 and "has a plan &#39;free&#39; already" in same_slug.text
+    bad_limit = post(client, settings, "/products/shop/plans/free/edit", name="Free", quota_per_day="lots")
+    assert bad_limit.status_code == 422 and "quota per day: " in bad_limit.text
+    with db.session() as session:
+        product = apps.get_product(session, "shop", OPERATOR)
+        assert product.name == f"Shop {XSS}" and sorted(p.slug for p in product.plans) == ["free", "gold"]
+        assert apps.get_plan(product, "free", OPERATOR).quota_per_day is None
+
+    saved = post(client, settings, "/products/shop/plans/free/edit", name="Free", quota_per_day="100")
+    assert saved.status_code == 303 and saved.headers["location"] == "/products/shop#plans"
+    added = post(client, settings, "/products/shop/plans/new", slug="silver", name="Silver")
+    assert added.status_code == 303 and added.headers["location"] == "/products/shop#plans"
+
+
+def test_refused_application_posts_show_the_page_again_with_the_problem(client, db, settings, shop):
+    as_user(client, db, settings, "dev@example.com")
+    nameless = post(client, settings, "/apps/new", name="", description="Typed")
+    assert nameless.status_code == 422 and "name: " in nameless.text and "Typed" in nameless.text
+    assert post(client, settings, "/apps/new", name="Till").status_code == 201
+    uid = app_uid(db, "Till")
+    renamed = post(client, settings, f"/apps/{uid}/edit", name="", description="Kept")
+    assert renamed.status_code == 422 and "name: " in renamed.text and "Kept" in renamed.text
+    assert post(client, settings, f"/apps/{uid}/edit", name="Till 2").headers["location"] == f"/apps/{uid}"
+
+    no_plan = post(client, settings, f"/apps/{uid}/subscriptions", plan="shop/nope")
+    assert no_plan.status_code == 404 and 'id="form-error"' in no_plan.text and "Till 2" in no_plan.text
+    granted = post(client, settings, f"/apps/{uid}/subscriptions", plan="shop/free")
+    assert granted.status_code == 201 and "Till 2 has the Free plan of Shop" in granted.text
+    twice = post(client, settings, "/products/shop/access", plan="gold", app=uid)
+    assert twice.status_code == 409 and "already holds the Free plan" in twice.text and "Get access" in twice.text
+    with db.session() as session:
+        other = apps.get_app(session, uid, OPERATOR)
+        sub = session.scalar(select(Subscription.uid).where(Subscription.application_id == other.id))
+    assert post(client, settings, "/apps/new", name="Kiosk").status_code == 201
+    kiosk = app_uid(db, "Kiosk")
+    not_its_own = post(client, settings, f"/apps/{kiosk}/subscriptions/{sub}/cancel")
+    assert not_its_own.status_code == 404 and f"Kiosk has no subscription &#39;{sub}&#39;" in not_its_own.text
+    cancelled = post(client, settings, f"/apps/{uid}/subscriptions/{sub}/cancel")
+    assert cancelled.status_code == 303 and cancelled.headers["location"] == f"/apps/{uid}"
+    with db.session() as session:
+        state = session.scalar(select(Subscription).where(Subscription.uid == sub))
+        assert (state.state, state.reason) == ("revoked", "cancelled by dev@example.com")
+
+
+def test_oauth2_clients_through_the_page(client, db, settings, shop):
+    as_user(client, db, settings, "dev@example.com")
+    assert post(client, settings, "/apps/new", name="Till").status_code == 201
+    uid = app_uid(db, "Till")
+    another = post(client, settings, f"/apps/{uid}/clients", environment="sandbox")
+    assert another.status_code == 409 and "rotate their secret instead" in another.text and "dhs_" not in another.text
+    with db.session() as session:
+        client_id = credentials.app_clients(session, apps.get_app(session, uid, OPERATOR))[0].client_id
+    rotated = post(client, settings, f"/apps/{uid}/clients/{client_id}/rotate")
+    assert rotated.status_code == 201 and "dhs_" in rotated.text
+    assert f"The previous secret of {client_id} keeps working until" in rotated.text
+    revoked = post(client, settings, f"/apps/{uid}/clients/{client_id}/revoke")
+    assert revoked.status_code == 303 and revoked.headers["location"] == f"/apps/{uid}"
+    again = post(client, settings, f"/apps/{uid}/clients/{client_id}/rotate")
+    assert again.status_code == 409 and f"the client {client_id} is revoked" in again.text
+    fresh = post(client, settings, f"/apps/{uid}/clients", environment="sandbox")
+    assert fresh.status_code == 201 and "dhs_" in fresh.text and "Client secret of dhc_test_" in fresh.text
+    assert post(client, settings, f"/apps/{uid}/delete").headers["location"] == "/apps?deleted=Till"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from devhub.apps import credentials, oauth, service
+from devhub.apps.deps import CALLER, Caller
 from devhub.apps.models import ApiKey, Application, ClientCredential, Product, Subscription
 from devhub.apps.schemas import (
     ApplicationIn,
@@ -34,15 +35,11 @@ from devhub.apps.schemas import (
     SubscriptionList,
     SubscriptionOut,
 )
-from devhub.audit.service import Actor
-from devhub.deps import get_page, get_session, get_settings_dep
-from devhub.identity.deps import get_actor, get_principal
+from devhub.deps import get_page
 from devhub.identity.policy import Principal, require
 from devhub.pagination import PageMeta, PageRequest
-from devhub.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
-SESSION = Depends(get_session, scope="function")
 
 
 # --- what the routes return -----------------------------------------------------------------------------
@@ -128,65 +125,40 @@ def list_products(
     q: str | None = Query(None, max_length=200, description="Text in the name, slug or description."),
     mine: bool = Query(False, description="Only the products of your teams."),
     page: PageRequest = Depends(get_page),
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
+    caller: Caller = CALLER,
 ) -> ProductList:
-    require(viewer, "products.read")
-    result = service.list_products(session, viewer, page, q, mine)
-    return ProductList(items=[product_out(p, viewer) for p in result.items], meta=PageMeta.of(result))
+    require(caller.viewer, "products.read")
+    result = service.list_products(caller.session, caller.viewer, page, q, mine)
+    return ProductList(items=[product_out(p, caller.viewer) for p in result.items], meta=PageMeta.of(result))
 
 
 @router.post("/products", status_code=201, summary="Offer APIs as a product (for a team you belong to)")
-def create_product(
-    body: ProductIn,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> ProductOut:
-    return product_out(service.create_product(session, viewer, body, actor), viewer)
+def create_product(body: ProductIn, caller: Caller = CALLER) -> ProductOut:
+    return product_out(service.create_product(caller.session, caller.viewer, body, caller.actor), caller.viewer)
 
 
 @router.get("/products/{slug}", summary="A product and its plans")
-def get_product(slug: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)) -> ProductOut:
-    return product_out(service.get_product(session, slug, viewer), viewer)
+def get_product(slug: str, caller: Caller = CALLER) -> ProductOut:
+    return product_out(caller.product(slug), caller.viewer)
 
 
 @router.patch("/products/{slug}", summary="Change a product (its owners)")
-def update_product(
-    slug: str,
-    body: ProductUpdate,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> ProductOut:
-    product = service.get_product(session, slug, viewer)
-    service.update_product(session, viewer, product, body, actor)
-    return product_out(product, viewer)
+def update_product(slug: str, body: ProductUpdate, caller: Caller = CALLER) -> ProductOut:
+    product = caller.product(slug)
+    service.update_product(caller.session, caller.viewer, product, body, caller.actor)
+    return product_out(product, caller.viewer)
 
 
 @router.post("/products/{slug}/plans", status_code=201, summary="Add a plan to a product (its owners)")
-def create_plan(
-    slug: str,
-    body: PlanIn,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> PlanOut:
-    product = service.get_product(session, slug, viewer)
-    return PlanOut.model_validate(service.create_plan(session, viewer, product, body, actor))
+def create_plan(slug: str, body: PlanIn, caller: Caller = CALLER) -> PlanOut:
+    product = caller.product(slug)
+    return PlanOut.model_validate(service.create_plan(caller.session, caller.viewer, product, body, caller.actor))
 
 
 @router.patch("/products/{slug}/plans/{plan}", summary="Change a plan's limits, approval or visibility")
-def update_plan(
-    slug: str,
-    plan: str,
-    body: PlanUpdate,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> PlanOut:
-    found = service.get_plan(service.get_product(session, slug, viewer), plan, viewer)
-    service.update_plan(session, viewer, found, body, actor)
+def update_plan(slug: str, plan: str, body: PlanUpdate, caller: Caller = CALLER) -> PlanOut:
+    found = service.get_plan(caller.product(slug), plan, caller.viewer)
+    service.update_plan(caller.session, caller.viewer, found, body, caller.actor)
     return PlanOut.model_validate(found)
 
 
@@ -194,82 +166,64 @@ def update_plan(
 
 
 @router.get("/apps", summary="Your applications and your teams'")
-def list_apps(
-    page: PageRequest = Depends(get_page), session: Session = SESSION, viewer: Principal = Depends(get_principal)
-) -> ApplicationList:
-    result = service.list_apps(session, viewer, page)
-    return ApplicationList(items=[app_out(session, a) for a in result.items], meta=PageMeta.of(result))
+def list_apps(page: PageRequest = Depends(get_page), caller: Caller = CALLER) -> ApplicationList:
+    result = service.list_apps(caller.session, caller.viewer, page)
+    return ApplicationList(items=[app_out(caller.session, a) for a in result.items], meta=PageMeta.of(result))
 
 
 @router.post("/apps", status_code=201, summary="Register an application; its sandbox key and client come back, once")
-def create_app(
-    body: ApplicationIn,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> CreatedApplicationOut:
-    registered = credentials.register_app(session, viewer, body, actor)
+def create_app(body: ApplicationIn, caller: Caller = CALLER) -> CreatedApplicationOut:
+    registered = credentials.register_app(caller.session, caller.viewer, body, caller.actor)
     return CreatedApplicationOut(
-        **app_out(session, registered.app).model_dump(),
+        **app_out(caller.session, registered.app).model_dump(),
         sandbox_key=issued_key_out(registered.key),
         sandbox_client=issued_client_out(registered.client),
     )
 
 
 @router.get("/apps/{app_id}", summary="An application with its subscriptions and credentials")
-def get_app(app_id: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)) -> ApplicationOut:
-    return app_out(session, service.get_app(session, app_id, viewer))
+def get_app(app_id: str, caller: Caller = CALLER) -> ApplicationOut:
+    return app_out(caller.session, caller.app(app_id))
 
 
 @router.patch("/apps/{app_id}", summary="Rename an application or change its callback URLs")
-def update_app(
-    app_id: str,
-    body: ApplicationUpdate,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> ApplicationOut:
-    app = service.get_app(session, app_id, viewer)
-    service.update_app(session, app, body, actor)
-    return app_out(session, app)
+def update_app(app_id: str, body: ApplicationUpdate, caller: Caller = CALLER) -> ApplicationOut:
+    app = caller.app(app_id)
+    service.update_app(caller.session, app, body, caller.actor)
+    return app_out(caller.session, app)
 
 
 @router.delete("/apps/{app_id}", status_code=204, summary="Delete an application: its credentials stop at once")
-def delete_app(
-    app_id: str,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> Response:
-    service.delete_app(session, service.get_app(session, app_id, viewer), actor)
+def delete_app(app_id: str, caller: Caller = CALLER) -> Response:
+    service.delete_app(caller.session, caller.app(app_id), caller.actor)
     return Response(status_code=204)
 
 
 @router.post("/apps/{app_id}/subscriptions", status_code=201, summary="Request a plan for an application")
-def subscribe(
-    app_id: str,
-    body: SubscriptionIn,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> SubscriptionOut:
-    app = service.get_app(session, app_id, viewer)
-    plan = service.get_plan(service.get_product(session, body.product, viewer), body.plan, viewer)
-    return subscription_out(service.subscribe(session, settings, viewer, app, plan, actor))
+def subscribe(app_id: str, body: SubscriptionIn, caller: Caller = CALLER) -> SubscriptionOut:
+    app = caller.app(app_id)
+    plan = service.get_plan(caller.product(body.product), body.plan, caller.viewer)
+    return subscription_out(service.subscribe(caller.session, caller.settings, caller.viewer, app, plan, caller.actor))
+
+
+def _app_key(caller: Caller, app_id: str, key_id: str) -> tuple[Application, ApiKey]:
+    """One of the application's keys: the application is looked up (and refused) first, as for every route."""
+    app = caller.app(app_id)
+    return app, credentials.get_key(caller.session, app, key_id)
+
+
+def _app_client(caller: Caller, app_id: str, client_id: str) -> tuple[Application, ClientCredential]:
+    """One of the application's OAuth2 clients, looked up like `_app_key`."""
+    app = caller.app(app_id)
+    return app, credentials.get_client(caller.session, app, client_id)
 
 
 @router.post("/apps/{app_id}/keys", status_code=201, summary="Create an API key (shown once)")
-def create_key(
-    app_id: str,
-    body: KeyIn,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> IssuedKeyOut:
-    app = service.get_app(session, app_id, viewer)
-    issued = credentials.create_key(session, app, body.environment, body.name, actor, body.expires_in_days)
-    return issued_key_out(issued)
+def create_key(app_id: str, body: KeyIn, caller: Caller = CALLER) -> IssuedKeyOut:
+    app = caller.app(app_id)
+    return issued_key_out(
+        credentials.create_key(caller.session, app, body.environment, body.name, caller.actor, body.expires_in_days)
+    )
 
 
 @router.post(
@@ -277,43 +231,22 @@ def create_key(
     status_code=201,
     summary="Replace a key; the old one works through the grace period",
 )
-def rotate_key(
-    app_id: str,
-    key_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> IssuedKeyOut:
-    app = service.get_app(session, app_id, viewer)
-    key = credentials.get_key(session, app, key_id)
-    return issued_key_out(credentials.rotate_key(session, settings, app, key, actor))
+def rotate_key(app_id: str, key_id: str, caller: Caller = CALLER) -> IssuedKeyOut:
+    app, key = _app_key(caller, app_id, key_id)
+    return issued_key_out(credentials.rotate_key(caller.session, caller.settings, app, key, caller.actor))
 
 
 @router.delete("/apps/{app_id}/keys/{key_id}", status_code=204, summary="Revoke a key at once")
-def revoke_key(
-    app_id: str,
-    key_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> Response:
-    app = service.get_app(session, app_id, viewer)
-    credentials.revoke_key(session, settings, app, credentials.get_key(session, app, key_id), actor)
+def revoke_key(app_id: str, key_id: str, caller: Caller = CALLER) -> Response:
+    app, key = _app_key(caller, app_id, key_id)
+    credentials.revoke_key(caller.session, caller.settings, app, key, caller.actor)
     return Response(status_code=204)
 
 
 @router.post("/apps/{app_id}/clients", status_code=201, summary="Create OAuth2 client credentials (secret shown once)")
-def create_client(
-    app_id: str,
-    body: ClientIn,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> IssuedClientOut:
-    app = service.get_app(session, app_id, viewer)
-    return issued_client_out(credentials.create_client(session, app, body.environment, actor))
+def create_client(app_id: str, body: ClientIn, caller: Caller = CALLER) -> IssuedClientOut:
+    app = caller.app(app_id)
+    return issued_client_out(credentials.create_client(caller.session, app, body.environment, caller.actor))
 
 
 @router.post(
@@ -321,30 +254,17 @@ def create_client(
     status_code=201,
     summary="New client secret; the old one works through the grace period",
 )
-def rotate_client(
-    app_id: str,
-    client_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> IssuedClientOut:
-    app = service.get_app(session, app_id, viewer)
-    credential = credentials.get_client(session, app, client_id)
-    return issued_client_out(credentials.rotate_client_secret(session, settings, app, credential, actor))
+def rotate_client(app_id: str, client_id: str, caller: Caller = CALLER) -> IssuedClientOut:
+    app, client = _app_client(caller, app_id, client_id)
+    return issued_client_out(
+        credentials.rotate_client_secret(caller.session, caller.settings, app, client, caller.actor)
+    )
 
 
 @router.delete("/apps/{app_id}/clients/{client_id}", status_code=204, summary="Revoke client credentials at once")
-def revoke_client(
-    app_id: str,
-    client_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> Response:
-    app = service.get_app(session, app_id, viewer)
-    credentials.revoke_client(session, settings, app, credentials.get_client(session, app, client_id), actor)
+def revoke_client(app_id: str, client_id: str, caller: Caller = CALLER) -> Response:
+    app, client = _app_client(caller, app_id, client_id)
+    credentials.revoke_client(caller.session, caller.settings, app, client, caller.actor)
     return Response(status_code=204)
 
 
@@ -357,35 +277,25 @@ def subscription_queue(
         "pending", pattern="^(pending|approved|rejected|suspended|revoked|all)$", description="all for every state."
     ),
     page: PageRequest = Depends(get_page),
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
+    caller: Caller = CALLER,
 ) -> SubscriptionList:
-    require(viewer, "apps.create")
-    result = service.subscription_queue(session, viewer, page, None if state == "all" else state)
+    require(caller.viewer, "apps.create")
+    result = service.subscription_queue(caller.session, caller.viewer, page, None if state == "all" else state)
     return SubscriptionList(items=[subscription_out(s) for s in result.items], meta=PageMeta.of(result))
 
 
 @router.get("/subscriptions/{subscription_id}", summary="A subscription (its product's or application's owners)")
-def get_subscription(
-    subscription_id: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)
-) -> SubscriptionOut:
-    return subscription_out(service.get_subscription(session, subscription_id, viewer))
+def get_subscription(subscription_id: str, caller: Caller = CALLER) -> SubscriptionOut:
+    return subscription_out(service.get_subscription(caller.session, subscription_id, caller.viewer))
 
 
 @router.post(
     "/subscriptions/{subscription_id}/decision",
     summary="Approve, reject, suspend, resume or revoke (reason required to refuse); developers may revoke theirs",
 )
-def decide(
-    subscription_id: str,
-    body: DecisionIn,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> SubscriptionOut:
-    subscription = service.get_subscription(session, subscription_id, viewer)
-    service.decide(session, settings, viewer, subscription, body.action, body.reason, actor)
+def decide(subscription_id: str, body: DecisionIn, caller: Caller = CALLER) -> SubscriptionOut:
+    subscription = service.get_subscription(caller.session, subscription_id, caller.viewer)
+    service.decide(caller.session, caller.settings, caller.viewer, subscription, body.action, body.reason, caller.actor)
     return subscription_out(subscription)
 
 
@@ -403,27 +313,20 @@ def _signing_keys(session: Session) -> list[SigningKeyOut]:
 
 
 @router.get("/admin/signing-keys", summary="OAuth2 token signing keys, newest first")
-def list_signing_keys(session: Session = SESSION, viewer: Principal = Depends(get_principal)) -> list[SigningKeyOut]:
-    require(viewer, "signing_keys.manage")
-    return _signing_keys(session)
+def list_signing_keys(caller: Caller = CALLER) -> list[SigningKeyOut]:
+    require(caller.viewer, "signing_keys.manage")
+    return _signing_keys(caller.session)
 
 
 @router.post("/admin/signing-keys", status_code=201, summary="Rotate: a new key signs from now on")
-def rotate_signing_key(
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-) -> list[SigningKeyOut]:
-    require(viewer, "signing_keys.manage")
-    oauth.create_signing_key(session, settings, actor)
-    return _signing_keys(session)
+def rotate_signing_key(caller: Caller = CALLER) -> list[SigningKeyOut]:
+    require(caller.viewer, "signing_keys.manage")
+    oauth.create_signing_key(caller.session, caller.settings, caller.actor)
+    return _signing_keys(caller.session)
 
 
 @router.delete("/admin/signing-keys/{kid}", status_code=204, summary="Retire a key: tokens it signed stop verifying")
-def retire_signing_key(
-    kid: str, session: Session = SESSION, viewer: Principal = Depends(get_principal), actor: Actor = Depends(get_actor)
-) -> Response:
-    require(viewer, "signing_keys.manage")
-    oauth.retire_signing_key(session, kid, actor)
+def retire_signing_key(kid: str, caller: Caller = CALLER) -> Response:
+    require(caller.viewer, "signing_keys.manage")
+    oauth.retire_signing_key(caller.session, kid, caller.actor)
     return Response(status_code=204)

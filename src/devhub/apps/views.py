@@ -20,6 +20,7 @@ issued them: never in a URL, a redirect or a later page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from devhub.apps import credentials, service
+from devhub.apps.deps import CALLER, Caller
 from devhub.apps.models import APPROVALS, CREDENTIAL_TYPES, ENVIRONMENTS, Application, Product
 from devhub.apps.schemas import (
     ApplicationIn,
@@ -41,18 +43,14 @@ from devhub.apps.schemas import (
     ProductIn,
     ProductUpdate,
 )
-from devhub.audit.service import Actor
 from devhub.catalog import service as catalog
-from devhub.deps import get_page, get_session, get_settings_dep
-from devhub.identity.deps import get_actor, get_principal
+from devhub.deps import get_page
 from devhub.identity.policy import Principal, Unauthorized, can, require
 from devhub.pagination import PageRequest
 from devhub.problems import Problem
-from devhub.settings import Settings
 from devhub.web import render
 
 router = APIRouter(include_in_schema=False)
-SESSION = Depends(get_session, scope="function")  # ends (and commits) before the response is sent
 VISIBILITIES = ("public", "internal", "private")
 LIMITS = (
     ("rate_per_second", "Requests per second"),
@@ -61,8 +59,15 @@ LIMITS = (
     ("quota_per_day", "Quota per day"),
     ("quota_per_month", "Quota per month"),
 )
+PLAN_CHOICES = {  # what the plan form offers to pick from
+    "limits": LIMITS,
+    "visibilities": VISIBILITIES,
+    "approvals": APPROVALS,
+    "credential_types": CREDENTIAL_TYPES,
+}
 QUEUE_TABS = ("pending", "approved", "suspended", "all")
 ALL_PLANS = PageRequest(1, 1000)  # products number in the tens or hundreds
+REFUSALS = (Problem, ValidationError)  # what a form post shows on the page again instead of raising
 
 
 async def form_data(request: Request) -> FormData:
@@ -77,8 +82,13 @@ def _sign_in(request: Request, viewer: Principal) -> RedirectResponse | None:
     """Anonymous visitors go to the sign-in page and come back; a pending account is told by `require`."""
     if viewer.user_id is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+        return _see_other(f"/login?next={quote(here, safe='')}")
     return None
+
+
+def _see_other(url: str) -> RedirectResponse:
+    """A 303: the browser loads `url` with a GET (after a post, the session has committed by then)."""
+    return RedirectResponse(url, status_code=303)
 
 
 def _message(exc: Exception) -> str:
@@ -93,8 +103,11 @@ def _message(exc: Exception) -> str:
     return str(exc)
 
 
-def _status(exc: Exception) -> int:
-    return exc.status if isinstance(exc, Problem) else 422
+def _refused(session: Session, exc: Exception) -> dict[str, Any]:
+    """Roll back what a refused post wrote, and say how its page shows the refusal: `error`, the message,
+    and `status_code`, the problem's status (422 for invalid input). Look things up again after this."""
+    session.rollback()
+    return {"error": _message(exc), "status_code": exc.status if isinstance(exc, Problem) else 422}
 
 
 def _text(form: FormData, name: str) -> str:
@@ -134,28 +147,27 @@ def products(
     q: str | None = Query(None, max_length=200),
     mine: bool = False,
     page: PageRequest = Depends(get_page),
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
+    caller: Caller = CALLER,
 ):
+    viewer = caller.viewer
     require(viewer, "products.read")
     return render(
         request,
         "apps/products.html",
-        page=service.list_products(session, viewer, page, q or None, mine),
+        page=service.list_products(caller.session, viewer, page, q or None, mine),
         q=q or "",
         mine=mine,
         can_create=viewer.signed_in and (viewer.is_admin or bool(viewer.teams)),
     )
 
 
-def _my_apps(session: Session, viewer: Principal) -> list[Application]:
-    return service.list_apps(session, viewer, ALL_PLANS).items if viewer.signed_in else []
+def _my_apps(caller: Caller) -> list[Application]:
+    return service.list_apps(caller.session, caller.viewer, ALL_PLANS).items if caller.viewer.signed_in else []
 
 
 def _product_page(
     request: Request,
-    session: Session,
-    viewer: Principal,
+    caller: Caller,
     product: Product,
     *,
     status_code: int = 200,
@@ -163,7 +175,7 @@ def _product_page(
     values: dict | None = None,
 ) -> HTMLResponse:
     refs = [link.api_ref for link in product.apis]
-    hidden = catalog.hidden_refs(session, refs, viewer)
+    hidden = catalog.hidden_refs(caller.session, refs, caller.viewer)
     apis = [(link, _api_link(link.api_ref)) for link in product.apis if link.api_ref not in hidden]
     return render(
         request,
@@ -171,9 +183,9 @@ def _product_page(
         status_code=status_code,
         product=product,
         apis=apis,
-        plans=service.visible_plans(viewer, product),
-        managing=can(viewer, "products.manage", product.owner_ref),
-        apps=_my_apps(session, viewer),
+        plans=service.visible_plans(caller.viewer, product),
+        managing=can(caller.viewer, "products.manage", product.owner_ref),
+        apps=_my_apps(caller),
         error=error,
         values=values or {},
         limits=LIMITS,
@@ -181,11 +193,12 @@ def _product_page(
 
 
 @router.get("/products/new", response_class=HTMLResponse)
-def new_product(request: Request, viewer: Principal = Depends(get_principal)):
-    if redirect := _sign_in(request, viewer):
+def new_product(request: Request, caller: Caller = CALLER):
+    if redirect := _sign_in(request, caller.viewer):
         return redirect
-    _require_some_team(viewer)
-    return _product_form(request, viewer, None, {"visibility": "internal", "owner": _first_team(viewer)})
+    _require_some_team(caller.viewer)
+    values = {"visibility": "internal", "owner": _first_team(caller.viewer)}
+    return _product_form(request, caller.viewer, None, values)
 
 
 def _require_some_team(viewer: Principal) -> None:
@@ -199,24 +212,19 @@ def _first_team(viewer: Principal) -> str:
     return sorted(viewer.teams)[0] if viewer.teams else ""
 
 
-def _product_form(
-    request: Request,
-    viewer: Principal,
-    product: Product | None,
-    values: dict,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
+def _form_page(
+    request: Request, template: str, values: dict, *, error: str | None = None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    return render(
-        request,
-        "apps/product_form.html",
-        status_code=status_code,
-        product=product,
-        values=values,
-        error=error,
-        teams=sorted(viewer.teams),
-        visibilities=VISIBILITIES,
+    """A form filled with `values` (stored, or as typed); after a refused post, with `_refused`'s message and status."""
+    return render(request, template, status_code=status_code, values=values, error=error, **context)
+
+
+def _product_form(
+    request: Request, viewer: Principal, product: Product | None, values: dict, **shown: Any
+) -> HTMLResponse:
+    teams = sorted(viewer.teams)
+    return _form_page(
+        request, "apps/product_form.html", values, product=product, teams=teams, visibilities=VISIBILITIES, **shown
     )
 
 
@@ -241,13 +249,7 @@ def _product_values(form: FormData) -> dict:
 
 
 @router.post("/products/new", response_class=HTMLResponse)
-def create_product(
-    request: Request,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
+def create_product(request: Request, form: FormData = FORM, caller: Caller = CALLER):
     values = _product_values(form)
     try:
         data = ProductIn(
@@ -263,50 +265,42 @@ def create_product(
             sandbox_url=values["sandbox_url"] or None,
             production_url=values["production_url"] or None,
         )
-        product = service.create_product(session, viewer, data, actor)
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        return _product_form(request, viewer, None, values, error=_message(exc), status_code=_status(exc))
-    return RedirectResponse(f"/products/{product.slug}", status_code=303)
+        product = service.create_product(caller.session, caller.viewer, data, caller.actor)
+    except REFUSALS as exc:
+        return _product_form(request, caller.viewer, None, values, **_refused(caller.session, exc))
+    return _see_other(f"/products/{product.slug}")
 
 
 @router.get("/products/{slug}", response_class=HTMLResponse)
-def product_page(request: Request, slug: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
-    require(viewer, "products.read")
-    return _product_page(request, session, viewer, service.get_product(session, slug, viewer))
+def product_page(request: Request, slug: str, caller: Caller = CALLER):
+    require(caller.viewer, "products.read")
+    return _product_page(request, caller, caller.product(slug))
+
+
+def _issued(registered: credentials.RegisteredApp) -> dict[str, Any]:
+    """A new application's sandbox key and client, for `_app_page` to show once."""
+    return {"issued_key": registered.key, "issued_client": registered.client}
 
 
 @router.post("/products/{slug}/access", response_class=HTMLResponse)
-def get_access(
-    request: Request,
-    slug: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
+def get_access(request: Request, slug: str, form: FormData = FORM, caller: Caller = CALLER):
     """Subscribe one of your applications, or a new one (which gets its sandbox key and client), to a plan."""
-    product = service.get_product(session, slug, viewer)
-    require(viewer, "apps.create")
+    product = caller.product(slug)
+    require(caller.viewer, "apps.create")
     values = {"plan": _text(form, "plan"), "app": _text(form, "app"), "app_name": _text(form, "app_name")}
-    issued_key = issued_client = None
+    issued: dict[str, Any] = {}
     try:
-        plan = service.get_plan(product, values["plan"], viewer)
+        plan = service.get_plan(product, values["plan"], caller.viewer)
         if values["app"]:
-            app = service.get_app(session, values["app"], viewer)
+            app = caller.app(values["app"])
         else:
-            registered = credentials.register_app(
-                session, viewer, ApplicationIn(name=values["app_name"] or product.name), actor
-            )
-            app, issued_key, issued_client = registered.app, registered.key, registered.client
-        subscription = service.subscribe(session, settings, viewer, app, plan, actor)
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        product = service.get_product(session, slug, viewer)
-        return _product_page(
-            request, session, viewer, product, status_code=_status(exc), error=_message(exc), values=values
-        )
+            data = ApplicationIn(name=values["app_name"] or product.name)
+            registered = credentials.register_app(caller.session, caller.viewer, data, caller.actor)
+            app, issued = registered.app, _issued(registered)
+        subscription = service.subscribe(caller.session, caller.settings, caller.viewer, app, plan, caller.actor)
+    except REFUSALS as exc:
+        refused = _refused(caller.session, exc)
+        return _product_page(request, caller, caller.product(slug), values=values, **refused)
     if subscription.state == "approved":
         notice = f"{app.name} has the {plan.name} plan of {product.name}: sandbox and production access are granted."
     else:
@@ -314,27 +308,18 @@ def get_access(
             f"{app.name} asked for the {plan.name} plan of {product.name}: its owners will review the request. "
             "Sandbox access works meanwhile."
         )
-    return _app_page(
-        request,
-        session,
-        viewer,
-        app,
-        status_code=201,
-        issued_key=issued_key,
-        issued_client=issued_client,
-        notice=notice,
-    )
+    return _app_page(request, caller, app, status_code=201, notice=notice, **issued)
 
 
-def _managed_product(session: Session, slug: str, viewer: Principal) -> Product:
-    product = service.get_product(session, slug, viewer)
-    require(viewer, "products.manage", product.owner_ref)
+def _managed_product(caller: Caller, slug: str) -> Product:
+    product = caller.product(slug)
+    require(caller.viewer, "products.manage", product.owner_ref)
     return product
 
 
 @router.get("/products/{slug}/edit", response_class=HTMLResponse)
-def edit_product(request: Request, slug: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
-    product = _managed_product(session, slug, viewer)
+def edit_product(request: Request, slug: str, caller: Caller = CALLER):
+    product = _managed_product(caller, slug)
     values = {
         "name": product.name,
         "description": product.description,
@@ -347,19 +332,12 @@ def edit_product(request: Request, slug: str, session: Session = SESSION, viewer
         "production_url": product.production_url or "",
         "status": product.status,
     }
-    return _product_form(request, viewer, product, values)
+    return _product_form(request, caller.viewer, product, values)
 
 
 @router.post("/products/{slug}/edit", response_class=HTMLResponse)
-def update_product(
-    request: Request,
-    slug: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    product = _managed_product(session, slug, viewer)
+def update_product(request: Request, slug: str, form: FormData = FORM, caller: Caller = CALLER):
+    product = _managed_product(caller, slug)
     values = _product_values(form)
     try:
         data = ProductUpdate(
@@ -373,40 +351,20 @@ def update_product(
             production_url=values["production_url"] or None,
             status=values["status"] or product.status,
         )
-        service.update_product(session, viewer, product, data, actor)
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        product = _managed_product(session, slug, viewer)
+        service.update_product(caller.session, caller.viewer, product, data, caller.actor)
+    except REFUSALS as exc:
+        refused = _refused(caller.session, exc)
+        product = _managed_product(caller, slug)
         values["owner"] = product.owner_ref
-        return _product_form(request, viewer, product, values, error=_message(exc), status_code=_status(exc))
-    return RedirectResponse(f"/products/{product.slug}", status_code=303)
+        return _product_form(request, caller.viewer, product, values, **refused)
+    return _see_other(f"/products/{product.slug}")
 
 
 # --- plans ----------------------------------------------------------------------------------------------
 
 
-def _plan_form(
-    request: Request,
-    product: Product,
-    plan: Any,
-    values: dict,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "apps/plan_form.html",
-        status_code=status_code,
-        product=product,
-        plan=plan,
-        values=values,
-        error=error,
-        limits=LIMITS,
-        visibilities=VISIBILITIES,
-        approvals=APPROVALS,
-        credential_types=CREDENTIAL_TYPES,
-    )
+def _plan_form(request: Request, product: Product, plan: Any, values: dict, **shown: Any) -> HTMLResponse:
+    return _form_page(request, "apps/plan_form.html", values, product=product, plan=plan, **PLAN_CHOICES, **shown)
 
 
 def _plan_values(form: FormData) -> dict:
@@ -435,22 +393,15 @@ def _plan_fields(values: dict) -> dict:
 
 
 @router.get("/products/{slug}/plans/new", response_class=HTMLResponse)
-def new_plan(request: Request, slug: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
-    product = _managed_product(session, slug, viewer)
+def new_plan(request: Request, slug: str, caller: Caller = CALLER):
+    product = _managed_product(caller, slug)
     values = {"approval": "auto", "visibility": "public", "credential_type": "api_key"}
     return _plan_form(request, product, None, values)
 
 
 @router.post("/products/{slug}/plans/new", response_class=HTMLResponse)
-def create_plan(
-    request: Request,
-    slug: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    product = _managed_product(session, slug, viewer)
+def create_plan(request: Request, slug: str, form: FormData = FORM, caller: Caller = CALLER):
+    product = _managed_product(caller, slug)
     values = _plan_values(form)
     try:
         data = PlanIn(
@@ -458,20 +409,17 @@ def create_plan(
             credential_type=values["credential_type"] or "api_key",
             **_plan_fields(values),
         )
-        service.create_plan(session, viewer, product, data, actor)
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        product = _managed_product(session, slug, viewer)
-        return _plan_form(request, product, None, values, error=_message(exc), status_code=_status(exc))
-    return RedirectResponse(f"/products/{product.slug}#plans", status_code=303)
+        service.create_plan(caller.session, caller.viewer, product, data, caller.actor)
+    except REFUSALS as exc:
+        refused = _refused(caller.session, exc)
+        return _plan_form(request, _managed_product(caller, slug), None, values, **refused)
+    return _see_other(f"/products/{product.slug}#plans")
 
 
 @router.get("/products/{slug}/plans/{plan}/edit", response_class=HTMLResponse)
-def edit_plan(
-    request: Request, slug: str, plan: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)
-):
-    product = _managed_product(session, slug, viewer)
-    found = service.get_plan(product, plan, viewer)
+def edit_plan(request: Request, slug: str, plan: str, caller: Caller = CALLER):
+    product = _managed_product(caller, slug)
+    found = service.get_plan(product, plan, caller.viewer)
     values = {
         "name": found.name,
         "description": found.description,
@@ -488,41 +436,33 @@ def edit_plan(
 
 
 @router.post("/products/{slug}/plans/{plan}/edit", response_class=HTMLResponse)
-def update_plan(
-    request: Request,
-    slug: str,
-    plan: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    product = _managed_product(session, slug, viewer)
-    found = service.get_plan(product, plan, viewer)
+def update_plan(request: Request, slug: str, plan: str, form: FormData = FORM, caller: Caller = CALLER):
+    product = _managed_product(caller, slug)
+    found = service.get_plan(product, plan, caller.viewer)
     values = _plan_values(form)
     try:
         data = PlanUpdate(status=values["status"] or found.status, **_plan_fields(values))
-        service.update_plan(session, viewer, found, data, actor)
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        product = _managed_product(session, slug, viewer)
-        found = service.get_plan(product, plan, viewer)
+        service.update_plan(caller.session, caller.viewer, found, data, caller.actor)
+    except REFUSALS as exc:
+        refused = _refused(caller.session, exc)
+        product = _managed_product(caller, slug)
+        found = service.get_plan(product, plan, caller.viewer)
         values["credential_type"] = found.credential_type
-        return _plan_form(request, product, found, values, error=_message(exc), status_code=_status(exc))
-    return RedirectResponse(f"/products/{product.slug}#plans", status_code=303)
+        return _plan_form(request, product, found, values, **refused)
+    return _see_other(f"/products/{product.slug}#plans")
 
 
 # --- applications ---------------------------------------------------------------------------------------
 
 
-def _requestable(session: Session, viewer: Principal, app: Application) -> list[tuple[Product, list]]:
+def _requestable(caller: Caller, app: Application) -> list[tuple[Product, list]]:
     """Active plans of the products the viewer sees, but not those of products the app already holds."""
     held = {s.product_id for s in app.subscriptions if s.state in service.LIVE_STATES}
     found = []
-    for product in service.list_products(session, viewer, ALL_PLANS).items:
+    for product in service.list_products(caller.session, caller.viewer, ALL_PLANS).items:
         if product.id in held or product.status != "active":
             continue
-        plans = [plan for plan in service.visible_plans(viewer, product) if plan.status == "active"]
+        plans = [plan for plan in service.visible_plans(caller.viewer, product) if plan.status == "active"]
         if plans:
             found.append((product, plans))
     return found
@@ -530,8 +470,7 @@ def _requestable(session: Session, viewer: Principal, app: Application) -> list[
 
 def _app_page(
     request: Request,
-    session: Session,
-    viewer: Principal,
+    caller: Caller,
     app: Application,
     *,
     status_code: int = 200,
@@ -540,6 +479,7 @@ def _app_page(
     notice: str | None = None,
     error: str | None = None,
 ) -> HTMLResponse:
+    session = caller.session
     session.refresh(app, ["subscriptions"])
     keys = [(key, credentials.key_status(key)) for key in credentials.app_keys(session, app)]
     clients = [(client, credentials.client_status(client)) for client in credentials.app_clients(session, app)]
@@ -552,7 +492,7 @@ def _app_page(
         subscriptions=app.subscriptions,
         keys=keys,
         clients=clients,
-        requestable=_requestable(session, viewer, app),
+        requestable=_requestable(caller, app),
         production_ready=service.has_approved_subscription(session, app),
         environments=ENVIRONMENTS,
         issued_key=issued_key,
@@ -563,44 +503,23 @@ def _app_page(
 
 
 @router.get("/apps", response_class=HTMLResponse)
-def apps(
-    request: Request,
-    page: PageRequest = Depends(get_page),
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-):
-    if redirect := _sign_in(request, viewer):
+def apps(request: Request, page: PageRequest = Depends(get_page), caller: Caller = CALLER):
+    if redirect := _sign_in(request, caller.viewer):
         return redirect
-    result = service.list_apps(session, viewer, page)
+    result = service.list_apps(caller.session, caller.viewer, page)
     return render(request, "apps/apps.html", page=result, deleted=request.query_params.get("deleted"))
 
 
 @router.get("/apps/new", response_class=HTMLResponse)
-def new_app(request: Request, viewer: Principal = Depends(get_principal)):
-    if redirect := _sign_in(request, viewer):
+def new_app(request: Request, caller: Caller = CALLER):
+    if redirect := _sign_in(request, caller.viewer):
         return redirect
-    require(viewer, "apps.create")
-    return _app_form(request, viewer, None, {})
+    require(caller.viewer, "apps.create")
+    return _app_form(request, caller.viewer, None, {})
 
 
-def _app_form(
-    request: Request,
-    viewer: Principal,
-    app: Application | None,
-    values: dict,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "apps/app_form.html",
-        status_code=status_code,
-        app=app,
-        values=values,
-        error=error,
-        teams=sorted(viewer.teams),
-    )
+def _app_form(request: Request, viewer: Principal, app: Application | None, values: dict, **shown: Any) -> HTMLResponse:
+    return _form_page(request, "apps/app_form.html", values, app=app, teams=sorted(viewer.teams), **shown)
 
 
 def _app_values(form: FormData) -> dict:
@@ -608,15 +527,9 @@ def _app_values(form: FormData) -> dict:
 
 
 @router.post("/apps/new", response_class=HTMLResponse)
-def create_app(
-    request: Request,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
+def create_app(request: Request, form: FormData = FORM, caller: Caller = CALLER):
     """Like `POST /api/v1/apps`: the application comes with a sandbox key and client, shown once."""
-    require(viewer, "apps.create")
+    require(caller.viewer, "apps.create")
     values = _app_values(form)
     try:
         data = ApplicationIn(
@@ -625,269 +538,166 @@ def create_app(
             team=values["team"] or None,
             callback_urls=values["callback_urls"].split(),
         )
-        registered = credentials.register_app(session, viewer, data, actor)
-        app, issued_key, issued_client = registered.app, registered.key, registered.client
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        return _app_form(request, viewer, None, values, error=_message(exc), status_code=_status(exc))
-    notice = f"{app.name} is registered. Subscribe it to a plan to call an API."
-    return _app_page(
-        request,
-        session,
-        viewer,
-        app,
-        status_code=201,
-        issued_key=issued_key,
-        issued_client=issued_client,
-        notice=notice,
-    )
+        registered = credentials.register_app(caller.session, caller.viewer, data, caller.actor)
+    except REFUSALS as exc:
+        return _app_form(request, caller.viewer, None, values, **_refused(caller.session, exc))
+    notice = f"{registered.app.name} is registered. Subscribe it to a plan to call an API."
+    return _app_page(request, caller, registered.app, status_code=201, notice=notice, **_issued(registered))
 
 
 @router.get("/apps/{app_id}", response_class=HTMLResponse)
-def app_page(request: Request, app_id: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
-    if redirect := _sign_in(request, viewer):
+def app_page(request: Request, app_id: str, caller: Caller = CALLER):
+    if redirect := _sign_in(request, caller.viewer):
         return redirect
-    return _app_page(request, session, viewer, service.get_app(session, app_id, viewer))
+    return _app_page(request, caller, caller.app(app_id))
 
 
 @router.get("/apps/{app_id}/edit", response_class=HTMLResponse)
-def edit_app(request: Request, app_id: str, session: Session = SESSION, viewer: Principal = Depends(get_principal)):
-    if redirect := _sign_in(request, viewer):
+def edit_app(request: Request, app_id: str, caller: Caller = CALLER):
+    if redirect := _sign_in(request, caller.viewer):
         return redirect
-    app = service.get_app(session, app_id, viewer)
+    app = caller.app(app_id)
     values = {"name": app.name, "description": app.description, "callback_urls": "\n".join(app.callback_urls or [])}
-    return _app_form(request, viewer, app, values)
+    return _app_form(request, caller.viewer, app, values)
 
 
 @router.post("/apps/{app_id}/edit", response_class=HTMLResponse)
-def update_app(
-    request: Request,
-    app_id: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    app = service.get_app(session, app_id, viewer)
+def update_app(request: Request, app_id: str, form: FormData = FORM, caller: Caller = CALLER):
+    app = caller.app(app_id)
     values = _app_values(form)
     try:
         data = ApplicationUpdate(
             name=values["name"], description=values["description"], callback_urls=values["callback_urls"].split()
         )
-        service.update_app(session, app, data, actor)
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        app = service.get_app(session, app_id, viewer)
-        return _app_form(request, viewer, app, values, error=_message(exc), status_code=_status(exc))
-    return RedirectResponse(f"/apps/{app.uid}", status_code=303)
+        service.update_app(caller.session, app, data, caller.actor)
+    except REFUSALS as exc:
+        refused = _refused(caller.session, exc)
+        return _app_form(request, caller.viewer, caller.app(app_id), values, **refused)
+    return _see_other(f"/apps/{app.uid}")
 
 
 @router.post("/apps/{app_id}/delete")
-def delete_app(
-    app_id: str,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    app = service.get_app(session, app_id, viewer)
+def delete_app(app_id: str, caller: Caller = CALLER):
+    app = caller.app(app_id)
     name = app.name
-    service.delete_app(session, app, actor)
-    return RedirectResponse(f"/apps?deleted={quote(name)}", status_code=303)
+    service.delete_app(caller.session, app, caller.actor)
+    return _see_other(f"/apps?deleted={quote(name)}")
 
 
-def _app_action(
-    request: Request,
-    session: Session,
-    viewer: Principal,
-    app_id: str,
-    action,
-    success: int = 201,
+def _act_on_app(
+    request: Request, caller: Caller, app_id: str, act: Callable[[Application], dict[str, Any] | None]
 ) -> Response:
-    """Run `action(app)` -> (issued key, issued client, notice); show the app page with what it issued, or
-    with the problem (its status kept) after rolling back."""
-    app = service.get_app(session, app_id, viewer)
+    """Every post on an application's page: look the application up (404 for someone else's), then `act(app)`.
+
+    `act` returns None to send the browser back to the page (303), or what the page shows at once (201):
+    secrets it just issued (`issued_key`, `issued_client`: the only time they are shown) and a `notice`.
+    A refusal rolls back and shows the page with the message and the problem's status."""
+    app = caller.app(app_id)
     try:
-        issued_key, issued_client, notice = action(app)
-    except (Problem, ValidationError) as exc:
-        session.rollback()
-        app = service.get_app(session, app_id, viewer)
-        return _app_page(request, session, viewer, app, status_code=_status(exc), error=_message(exc))
-    if issued_key is None and issued_client is None:
-        return RedirectResponse(f"/apps/{app.uid}", status_code=303)
-    return _app_page(
-        request,
-        session,
-        viewer,
-        app,
-        status_code=success,
-        issued_key=issued_key,
-        issued_client=issued_client,
-        notice=notice,
-    )
+        shown = act(app)
+    except REFUSALS as exc:
+        refused = _refused(caller.session, exc)
+        return _app_page(request, caller, caller.app(app_id), **refused)
+    if shown is None:
+        return _see_other(f"/apps/{app.uid}")
+    return _app_page(request, caller, app, status_code=201, **shown)
 
 
 @router.post("/apps/{app_id}/keys", response_class=HTMLResponse)
-def create_key(
-    request: Request,
-    app_id: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    def action(app: Application):
+def create_key(request: Request, app_id: str, form: FormData = FORM, caller: Caller = CALLER):
+    def act(app: Application):
         body = KeyIn(
             name=_text(form, "name") or "default",
             environment=_text(form, "environment") or "sandbox",
             expires_in_days=_optional(form, "expires_in_days"),
         )
-        return (
-            credentials.create_key(session, app, body.environment, body.name, actor, body.expires_in_days),
-            None,
-            None,
+        issued = credentials.create_key(
+            caller.session, app, body.environment, body.name, caller.actor, body.expires_in_days
         )
+        return {"issued_key": issued}
 
-    return _app_action(request, session, viewer, app_id, action)
+    return _act_on_app(request, caller, app_id, act)
 
 
 @router.post("/apps/{app_id}/keys/{key_id}/rotate", response_class=HTMLResponse)
-def rotate_key(
-    request: Request,
-    app_id: str,
-    key_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    def action(app: Application):
-        key = credentials.get_key(session, app, key_id)
-        issued = credentials.rotate_key(session, settings, app, key, actor)
+def rotate_key(request: Request, app_id: str, key_id: str, caller: Caller = CALLER):
+    def act(app: Application):
+        key = credentials.get_key(caller.session, app, key_id)
+        issued = credentials.rotate_key(caller.session, caller.settings, app, key, caller.actor)
         notice = (
             f"The key {key.prefix} keeps working until {key.grace_until:%Y-%m-%d %H:%M} UTC; switch to the new one."
         )
-        return issued, None, notice
+        return {"issued_key": issued, "notice": notice}
 
-    return _app_action(request, session, viewer, app_id, action)
+    return _act_on_app(request, caller, app_id, act)
 
 
 @router.post("/apps/{app_id}/keys/{key_id}/revoke", response_class=HTMLResponse)
-def revoke_key(
-    request: Request,
-    app_id: str,
-    key_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    def action(app: Application):
-        credentials.revoke_key(session, settings, app, credentials.get_key(session, app, key_id), actor)
-        return None, None, None
+def revoke_key(request: Request, app_id: str, key_id: str, caller: Caller = CALLER):
+    def act(app: Application):
+        key = credentials.get_key(caller.session, app, key_id)
+        credentials.revoke_key(caller.session, caller.settings, app, key, caller.actor)
 
-    return _app_action(request, session, viewer, app_id, action)
+    return _act_on_app(request, caller, app_id, act)
 
 
 @router.post("/apps/{app_id}/clients", response_class=HTMLResponse)
-def create_client(
-    request: Request,
-    app_id: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    def action(app: Application):
+def create_client(request: Request, app_id: str, form: FormData = FORM, caller: Caller = CALLER):
+    def act(app: Application):
         environment = _text(form, "environment") or "sandbox"
-        return None, credentials.create_client(session, app, environment, actor), None
+        return {"issued_client": credentials.create_client(caller.session, app, environment, caller.actor)}
 
-    return _app_action(request, session, viewer, app_id, action)
+    return _act_on_app(request, caller, app_id, act)
 
 
 @router.post("/apps/{app_id}/clients/{client_id}/rotate", response_class=HTMLResponse)
-def rotate_client(
-    request: Request,
-    app_id: str,
-    client_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    def action(app: Application):
-        credential = credentials.get_client(session, app, client_id)
-        issued = credentials.rotate_client_secret(session, settings, app, credential, actor)
-        until = f"{credential.previous_valid_until:%Y-%m-%d %H:%M} UTC"
-        return None, issued, f"The previous secret of {credential.client_id} keeps working until {until}."
+def rotate_client(request: Request, app_id: str, client_id: str, caller: Caller = CALLER):
+    def act(app: Application):
+        client = credentials.get_client(caller.session, app, client_id)
+        issued = credentials.rotate_client_secret(caller.session, caller.settings, app, client, caller.actor)
+        until = f"{client.previous_valid_until:%Y-%m-%d %H:%M} UTC"
+        notice = f"The previous secret of {client.client_id} keeps working until {until}."
+        return {"issued_client": issued, "notice": notice}
 
-    return _app_action(request, session, viewer, app_id, action)
+    return _act_on_app(request, caller, app_id, act)
 
 
 @router.post("/apps/{app_id}/clients/{client_id}/revoke", response_class=HTMLResponse)
-def revoke_client(
-    request: Request,
-    app_id: str,
-    client_id: str,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
-    def action(app: Application):
-        credential = credentials.get_client(session, app, client_id)
-        credentials.revoke_client(session, settings, app, credential, actor)
-        return None, None, None
+def revoke_client(request: Request, app_id: str, client_id: str, caller: Caller = CALLER):
+    def act(app: Application):
+        client = credentials.get_client(caller.session, app, client_id)
+        credentials.revoke_client(caller.session, caller.settings, app, client, caller.actor)
 
-    return _app_action(request, session, viewer, app_id, action)
+    return _act_on_app(request, caller, app_id, act)
 
 
 @router.post("/apps/{app_id}/subscriptions", response_class=HTMLResponse)
-def subscribe(
-    request: Request,
-    app_id: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
+def subscribe(request: Request, app_id: str, form: FormData = FORM, caller: Caller = CALLER):
     """Request another plan: `plan` reads `<product slug>/<plan slug>`."""
-    app = service.get_app(session, app_id, viewer)
     product_slug, _, plan_slug = _text(form, "plan").partition("/")
-    try:
-        plan = service.get_plan(service.get_product(session, product_slug, viewer), plan_slug, viewer)
-        subscription = service.subscribe(session, settings, viewer, app, plan, actor)
-    except Problem as exc:
-        session.rollback()
-        app = service.get_app(session, app_id, viewer)
-        return _app_page(request, session, viewer, app, status_code=exc.status, error=_message(exc))
-    what = f"the {plan.name} plan of {plan.product.name}"
-    notice = f"{app.name} has {what}." if subscription.state == "approved" else f"You asked for {what}; it is pending."
-    return _app_page(request, session, viewer, app, status_code=201, notice=notice)
+
+    def act(app: Application):
+        plan = service.get_plan(caller.product(product_slug), plan_slug, caller.viewer)
+        subscription = service.subscribe(caller.session, caller.settings, caller.viewer, app, plan, caller.actor)
+        what = f"the {plan.name} plan of {plan.product.name}"
+        approved = subscription.state == "approved"
+        return {"notice": f"{app.name} has {what}." if approved else f"You asked for {what}; it is pending."}
+
+    return _act_on_app(request, caller, app_id, act)
 
 
 @router.post("/apps/{app_id}/subscriptions/{sub_id}/cancel", response_class=HTMLResponse)
-def cancel_subscription(
-    request: Request,
-    app_id: str,
-    sub_id: str,
-    form: FormData = FORM,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
-):
+def cancel_subscription(request: Request, app_id: str, sub_id: str, form: FormData = FORM, caller: Caller = CALLER):
     """The application's owners cancel (revoke) one of its subscriptions; the reason may stay empty here."""
 
-    def action(app: Application):
-        subscription = service.get_subscription(session, sub_id, viewer)
+    def act(app: Application):
+        subscription = service.get_subscription(caller.session, sub_id, caller.viewer)
         if subscription.application_id != app.id:
             raise Problem(404, "Not found", f"{app.name} has no subscription {sub_id!r}")
-        reason = _text(form, "reason") or f"cancelled by {actor.name}"
-        service.decide(session, settings, viewer, subscription, "revoke", reason, actor)
-        return None, None, None
+        reason = _text(form, "reason") or f"cancelled by {caller.actor.name}"
+        service.decide(caller.session, caller.settings, caller.viewer, subscription, "revoke", reason, caller.actor)
 
-    return _app_action(request, session, viewer, app_id, action)
+    return _act_on_app(request, caller, app_id, act)
 
 
 # --- the owners' queue ----------------------------------------------------------------------------------
@@ -895,15 +705,14 @@ def cancel_subscription(
 
 def _queue(
     request: Request,
-    session: Session,
-    viewer: Principal,
+    caller: Caller,
     state: str,
     page: PageRequest,
     *,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    result = service.subscription_queue(session, viewer, page, None if state == "all" else state)
+    result = service.subscription_queue(caller.session, caller.viewer, page, None if state == "all" else state)
     return render(
         request,
         "apps/requests.html",
@@ -912,7 +721,7 @@ def _queue(
         state=state,
         tabs=QUEUE_TABS,
         error=error,
-        owner_label=lambda app: service.app_owner_label(session, app),
+        owner_label=lambda app: service.app_owner_label(caller.session, app),
     )
 
 
@@ -921,13 +730,12 @@ def requests_page(
     request: Request,
     state: str = Query("pending", pattern="^(pending|approved|suspended|rejected|revoked|all)$"),
     page: PageRequest = Depends(get_page),
-    session: Session = SESSION,
-    viewer: Principal = Depends(get_principal),
+    caller: Caller = CALLER,
 ):
-    if redirect := _sign_in(request, viewer):
+    if redirect := _sign_in(request, caller.viewer):
         return redirect
-    require(viewer, "apps.create")
-    return _queue(request, session, viewer, state, page)
+    require(caller.viewer, "apps.create")
+    return _queue(request, caller, state, page)
 
 
 @router.post("/requests/{sub_id}", response_class=HTMLResponse)
@@ -935,10 +743,7 @@ def decide(
     request: Request,
     sub_id: str,
     form: FormData = FORM,
-    session: Session = SESSION,
-    settings: Settings = Depends(get_settings_dep),
-    viewer: Principal = Depends(get_principal),
-    actor: Actor = Depends(get_actor),
+    caller: Caller = CALLER,
     page: PageRequest = Depends(get_page),
 ):
     """Approve, reject, suspend, resume or revoke; then back to the tab the owner was on."""
@@ -948,11 +753,12 @@ def decide(
     try:
         if action not in service.TRANSITIONS:
             raise Problem(422, "Invalid request", f"{action!r} is not a decision")
-        subscription = service.get_subscription(session, sub_id, viewer)
-        service.decide(session, settings, viewer, subscription, action, _optional(form, "reason"), actor)
+        subscription = service.get_subscription(caller.session, sub_id, caller.viewer)
+        reason = _optional(form, "reason")
+        service.decide(caller.session, caller.settings, caller.viewer, subscription, action, reason, caller.actor)
     except Problem as exc:
-        session.rollback()
-        if not viewer.signed_in:
+        refused = _refused(caller.session, exc)
+        if not caller.viewer.signed_in:
             raise
-        return _queue(request, session, viewer, tab, page, error=_message(exc), status_code=exc.status)
-    return RedirectResponse(f"/requests?state={tab}", status_code=303)
+        return _queue(request, caller, tab, page, **refused)
+    return _see_other(f"/requests?state={tab}")
