@@ -1,17 +1,18 @@
 """Self-serve access pages through the real HTTP path, on both databases: the four steps from a new account to
 a sandbox key shown once, the owners' queue, key rotation and revocation, production refused without approval,
-other people's applications, escaping."""
+other people's applications, escaping; refused forms; OAuth2 clients and their last use."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from devhub.apps import credentials
 from devhub.apps import service as apps
-from devhub.apps.models import Application, Subscription
+from devhub.apps.models import Application, ClientCredential, Subscription
 from devhub.apps.schemas import PlanIn, ProductIn
 from devhub.audit.service import SYSTEM
 from devhub.identity.policy import OPERATOR
@@ -223,3 +224,31 @@ def test_oauth2_clients_through_the_page(client, db, settings, shop):
     fresh = post(client, settings, f"/apps/{uid}/clients", environment="sandbox")
     assert fresh.status_code == 201 and "dhs_" in fresh.text and "Client secret of dhc_test_" in fresh.text
     assert post(client, settings, f"/apps/{uid}/delete").headers["location"] == "/apps?deleted=Till"
+
+
+def _client_cells(page: str, client_id: str) -> dict[str, str]:
+    """The application page's OAuth2 client row, by column header, as text."""
+    table = page[page.index('id="clients-title"') : page.index('id="danger-title"')]
+    headers = re.findall(r'<th scope="col">([^<]*)</th>', table)
+    row = next(row for row in re.findall(r"<tr>(.*?)</tr>", table, re.S) if client_id in row)
+    cells = [re.sub(r"<[^>]+>|\s+", " ", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    return dict(zip(headers, cells, strict=False))
+
+
+def test_a_clients_last_use_shows_in_the_api_and_on_the_page(client, db, settings, shop):
+    as_user(client, db, settings, "dev@example.com")
+    assert post(client, settings, "/apps/new", name="Till").status_code == 201
+    uid = app_uid(db, "Till")
+    [listed] = client.get(f"/api/v1/apps/{uid}").json()["clients"]
+    assert listed["last_used_at"] is None
+    assert _client_cells(client.get(f"/apps/{uid}").text, listed["client_id"])["Last used"] == "never"
+
+    used = datetime(2026, 11, 20, 8, 15, 30, tzinfo=UTC)  # as the gateway's metering flush would set it
+    with db.session() as session:
+        session.execute(
+            update(ClientCredential).where(ClientCredential.client_id == listed["client_id"]).values(last_used_at=used)
+        )
+    [listed] = client.get(f"/api/v1/apps/{uid}").json()["clients"]
+    assert datetime.fromisoformat(listed["last_used_at"]) == used
+    cells = _client_cells(client.get(f"/apps/{uid}").text, listed["client_id"])
+    assert cells["Last used"] == "2026-11-20 08:15 UTC" and cells["Secret rotated"] == "never"

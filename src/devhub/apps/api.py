@@ -96,6 +96,7 @@ def client_out(credential: ClientCredential) -> ClientOut:
         created_at=credential.created_at,
         rotated_at=credential.rotated_at,
         previous_secret_valid_until=credential.previous_valid_until,
+        last_used_at=credential.last_used_at,
     )
 
 

@@ -278,6 +278,9 @@ class ClientOut(BaseModel):
     created_at: datetime
     rotated_at: datetime | None
     previous_secret_valid_until: datetime | None
+    last_used_at: datetime | None = Field(
+        description="The latest call through the gateway with a token issued to it (null: never)."
+    )
 
 
 class IssuedClientOut(ClientOut):
