@@ -8,11 +8,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pytest
 import uvicorn
+from sqlalchemy import update
 from typer.testing import CliRunner
 
+from devhub.apps.models import ClientCredential
 from devhub.cli import app as cli_app
 
 
@@ -66,6 +69,16 @@ def test_a_developer_and_an_owner_work_from_the_terminal(db, settings, access, d
         devhub("keys", "revoke", app_id, first_key["id"])
         listed = devhub("keys", "list", app_id).output
         assert first_key["id"] in listed and "revoked" in listed
+        client_id = created["sandbox_client"]["client_id"]
+        shown = devhub("apps", "show", app_id).output
+        assert f"{client_id}" in shown and "never used" in shown.split("clients:")[1]
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(ClientCredential)
+                .where(ClientCredential.client_id == client_id)
+                .values(last_used_at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC))
+            )
+        assert "last used 2026-11-20 09:30" in devhub("apps", "show", app_id).output.split("clients:")[1]
 
         refused = devhub("keys", "create", app_id, "--environment", "production", ok=False)
         assert "approved subscription" in refused.output

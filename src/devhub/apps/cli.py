@@ -43,9 +43,20 @@ def _print(data, as_json: bool, text: str) -> None:
     typer.echo(json.dumps(data, indent=2) if as_json else text)
 
 
+def _last_used(credential: dict) -> str:
+    """When a key or client last made a call through the gateway, to the minute, or "never"."""
+    used = credential.get("last_used_at")
+    return f"last used {used[:16].replace('T', ' ')}" if used else "never used"
+
+
 def _key_line(key: dict) -> str:
     expiry = f", expires {key['expires_at'][:10]}" if key.get("expires_at") else ""
-    return f"{key['id']:<14} {key['prefix']:<22} {key['environment']:<10} {key['status']:<8} {key['name']}{expiry}"
+    head = f"{key['id']:<14} {key['prefix']:<22} {key['environment']:<10} {key['status']:<8} {key['name']}"
+    return f"{head}{expiry}, {_last_used(key)}"
+
+
+def _client_line(client: dict) -> str:
+    return f"{client['client_id']:<30} {client['environment']:<10} {client['status']:<8} {_last_used(client)}"
 
 
 # --- applications ---------------------------------------------------------------------------------------
@@ -90,9 +101,7 @@ def apps_show(app: App, as_json: AsJson = False) -> None:
         "  none"
     ]
     lines += ["keys:"] + ([f"  {_key_line(k)}" for k in data["keys"]] or ["  none"])
-    lines += ["clients:"] + (
-        [f"  {c['client_id']:<30} {c['environment']:<10} {c['status']}" for c in data["clients"]] or ["  none"]
-    )
+    lines += ["clients:"] + ([f"  {_client_line(c)}" for c in data["clients"]] or ["  none"])
     _print(data, as_json, "\n".join(lines))
 
 
