@@ -126,7 +126,9 @@ def test_manual_plan_goes_to_the_owners_queue_and_production_waits_for_approval(
 def test_rotate_and_revoke_a_key_through_the_page(client, db, settings, shop):
     assert client.get("/apps", follow_redirects=False).headers["location"] == "/login?next=%2Fapps"
     as_user(client, db, settings, "dev@example.com")
-    assert "Browse products" in client.get("/apps").text  # the empty state's call to action
+    listing = client.get("/apps").text
+    assert "Browse products" in listing  # the empty state's call to action
+    assert 'href="/sandbox/data"' in listing  # where the sandbox's remembered items are seen and reset
     first = SECRET.search(post(client, settings, "/apps/new", name="Kiosk").text).group(1)
     uid = app_uid(db, "Kiosk")
     key_id = first.split("_")[2]
