@@ -39,6 +39,12 @@ LIVE_STATES = ("pending", "approved", "suspended")  # a subscription that still 
 SANDBOX_STATES = ("pending", "approved")  # sandbox credentials work while the request is open or granted
 
 
+def keyless_environment(production_url: str | None) -> str:
+    """The environment of a call without credential on a keyless plan: production when the product has a
+    production upstream, else sandbox. The gateway routes by it and the try-it console lists the choice there."""
+    return "production" if production_url else "sandbox"
+
+
 class Invalid(Problem):
     def __init__(self, detail: str) -> None:
         super().__init__(422, "Invalid request", detail)

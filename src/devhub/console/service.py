@@ -16,7 +16,7 @@ Safety, in the order a call meets it:
 - The curl shown names the key as `$DEVHUB_KEY` (or a token as `$DEVHUB_TOKEN`) beside its public id.
 - A product with a keyless plan the viewer may see is offered as "no credential": the call goes to the same
   route with no credential and no console token, as anyone may call it (signed in or not); the gateway
-  answers it from the upstream a keyless call gets (`keyless_environment`).
+  answers it from the upstream a keyless call gets (`apps.service.keyless_environment`).
 
 httpx makes the call (a well-kept client; the portal's routes are synchronous, so its sync client).
 """
@@ -47,7 +47,7 @@ from devhub.apps.models import (
     Subscription,
 )
 from devhub.apps.oauth import CONSOLE_TOKEN_HEADER, TOKEN_PATH, current_key, issue_console_token
-from devhub.apps.service import SANDBOX_STATES, Invalid, product_visible, visible_plans
+from devhub.apps.service import SANDBOX_STATES, Invalid, keyless_environment, product_visible, visible_plans
 from devhub.audit.service import Actor
 from devhub.docs.operation_view import (
     CONSOLE_LOCATIONS,
@@ -193,12 +193,6 @@ class Choice:
         return self.environment == "sandbox" and not self.product.sandbox_url
 
 
-def keyless_environment(product: Product) -> str:
-    """Where the gateway sends a call without credential: the production upstream when the product has one,
-    else the sandbox. Keep in step with `gateway.auth.Authenticator.authenticate`."""
-    return "production" if product.production_url else "sandbox"
-
-
 def offering_products(session: Session, viewer: Principal, target: Target) -> list[Product]:
     """Active products the viewer may see that serve this API version through the gateway: a pinned
     version, or the newest published one when the product names none."""
@@ -269,7 +263,7 @@ def _credential_choices(
 def _keyless_choices(viewer: Principal, products: dict[int, Product], environments: list[str]) -> list[Choice]:
     found = []
     for product in products.values():
-        env = keyless_environment(product)
+        env = keyless_environment(product.production_url)
         plans = [p for p in visible_plans(viewer, product) if p.status == "active" and p.credential_type == KEYLESS]
         if plans and env in environments:
             found.append(Choice(KEYLESS, KEYLESS, f"No credential (keyless plan: {product.name})", env, None, product))

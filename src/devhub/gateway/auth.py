@@ -34,7 +34,7 @@ from joserfc.errors import InvalidClaimError
 
 from devhub.apps.models import KEY_PREFIXES
 from devhub.apps.oauth import ALGORITHM, CONSOLE_AUDIENCE, CONSOLE_TOKEN_HEADER
-from devhub.apps.service import SANDBOX_STATES
+from devhub.apps.service import SANDBOX_STATES, keyless_environment
 from devhub.gateway.snapshot import Grant, KeyEntry, Route, Snapshot
 from devhub.settings import Settings
 
@@ -193,7 +193,7 @@ class Authenticator:
             return self._by_token(snapshot, route, token, now)
         plan = route.keyless_plan
         if plan is not None:
-            environment = "production" if route.upstreams.get("production") else "sandbox"
+            environment = keyless_environment(route.upstreams.get("production"))
             grant = Grant(None, None, None, None, route.product_id, "approved", plan)
             return Consumer(None, None, environment, ANONYMOUS, grant, frozenset())
         return _unauthorized("this API needs credentials: an API key or an OAuth2 access token", route.challenge)
