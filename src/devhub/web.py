@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from devhub import __version__
 from devhub.identity.deps import csrf_token
@@ -18,6 +19,17 @@ from devhub.markdown import render_markdown
 
 PACKAGE_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=str(PACKAGE_DIR / "templates"))
+
+
+async def form_data(request: Request) -> FormData:
+    """The posted form, for `Depends(form_data)`: Starlette parses it once and caches it (the CSRF check
+    has read it already)."""
+    return await request.form()
+
+
+def sign_in_redirect(back: str) -> RedirectResponse:
+    """A 303 to the sign-in page, which comes back to `back` (a path with its query) once signed in."""
+    return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
 
 
 def _timeago(value: datetime | None) -> str:

@@ -48,7 +48,7 @@ from devhub.deps import get_page
 from devhub.identity.policy import Principal, Unauthorized, can, require
 from devhub.pagination import PageRequest
 from devhub.problems import Problem
-from devhub.web import render
+from devhub.web import form_data, render, sign_in_redirect
 
 router = APIRouter(include_in_schema=False)
 VISIBILITIES = ("public", "internal", "private")
@@ -70,11 +70,6 @@ ALL_PLANS = PageRequest(1, 1000)  # products number in the tens or hundreds
 REFUSALS = (Problem, ValidationError)  # what a form post shows on the page again instead of raising
 
 
-async def form_data(request: Request) -> FormData:
-    """The posted form (already parsed and cached by the CSRF check)."""
-    return await request.form()
-
-
 FORM = Depends(form_data)
 
 
@@ -82,7 +77,7 @@ def _sign_in(request: Request, viewer: Principal) -> RedirectResponse | None:
     """Anonymous visitors go to the sign-in page and come back; a pending account is told by `require`."""
     if viewer.user_id is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return _see_other(f"/login?next={quote(here, safe='')}")
+        return sign_in_redirect(here)
     return None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -27,15 +27,11 @@ from devhub.identity.deps import get_actor, get_principal
 from devhub.identity.policy import Principal
 from devhub.problems import Problem
 from devhub.settings import Settings
-from devhub.web import render, templates
+from devhub.web import form_data, render, sign_in_redirect, templates
 
 router = APIRouter(include_in_schema=False)
 SESSION = Depends(get_session, scope="function")
 TRY = "/apis/{namespace}/{name}/v/{version}/operations/{anchor}/try"
-
-
-async def form_data(request: Request) -> FormData:
-    return await request.form()
 
 
 def _is_htmx(request: Request) -> bool:
@@ -161,7 +157,7 @@ def console_call(
     if not viewer.signed_in and not _is_htmx(request) and not _keyless_picked(session, viewer, target, form):
         query = urlencode([(k, v) for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)])
         back = f"{target.page_url}/try?{query}"
-        return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
+        return sign_in_redirect(back)
     action = _field(form, "action") or ""
     if action.startswith("get-access:"):
         return _get_access(request, session, settings, viewer, actor, target, form, action.partition(":")[2])

@@ -23,7 +23,7 @@ from devhub.mail import service as mail
 from devhub.pagination import PageRequest
 from devhub.problems import Problem
 from devhub.settings import Settings
-from devhub.web import render
+from devhub.web import render, sign_in_redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -249,7 +249,7 @@ def account(
     user: User | None = Depends(current_user),
 ):
     if user is None:
-        return RedirectResponse(f"/login?next={quote('/account')}", status_code=303)
+        return sign_in_redirect("/account")
     tokens = service.list_tokens(db, user) if viewer.signed_in else []
     return render(
         request,

@@ -8,8 +8,6 @@ The header shows the unread count through the `unread_notifications` template gl
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
@@ -19,7 +17,7 @@ from devhub.identity.deps import get_principal
 from devhub.identity.policy import Principal, require
 from devhub.notify import service
 from devhub.pagination import PageRequest
-from devhub.web import render
+from devhub.web import render, sign_in_redirect
 
 router = APIRouter(include_in_schema=False)
 SESSION = Depends(get_session, scope="function")
@@ -34,7 +32,7 @@ def notifications(
     viewer: Principal = Depends(get_principal),
 ):
     if viewer.user_id is None:
-        return RedirectResponse(f"/login?next={quote('/notifications', safe='')}", status_code=303)
+        return sign_in_redirect("/notifications")
     require(viewer, "notifications.read")
     return render(
         request,

@@ -11,8 +11,6 @@ many rows went); with htmx (`HX-Request`) the data section is swapped in place, 
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -24,15 +22,11 @@ from devhub.identity.deps import get_principal
 from devhub.identity.policy import Principal
 from devhub.problems import Problem
 from devhub.sandbox import service
-from devhub.web import render, templates
+from devhub.web import form_data, render, sign_in_redirect, templates
 
 router = APIRouter(include_in_schema=False)
 SESSION = Depends(get_session, scope="function")
 PAGE = "/sandbox/data"
-
-
-async def form_data(request: Request) -> FormData:
-    return await request.form()
 
 
 def _form_field(form: FormData, name: str) -> str | None:
@@ -49,7 +43,7 @@ def sandbox_data(
     viewer: Principal = Depends(get_principal),
 ):
     if not viewer.signed_in:
-        return RedirectResponse(f"/login?next={quote(PAGE, safe='')}", status_code=303)
+        return sign_in_redirect(PAGE)
     rows = service.developer_data(session, db.engine, viewer)
     notice = _notice(deleted) if deleted is not None else None
     return render(request, "sandbox/data.html", rows=rows, notice=notice, error=None)
@@ -66,7 +60,7 @@ def reset_sandbox_data(
     """Reset what the form names: one credential's items in one API version, or (no field) all of yours."""
     htmx = request.headers.get("hx-request") == "true"
     if not viewer.signed_in and not htmx:
-        return RedirectResponse(f"/login?next={quote(PAGE, safe='')}", status_code=303)
+        return sign_in_redirect(PAGE)
     notice, error = None, None
     try:
         deleted = service.reset_data(
